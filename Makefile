@@ -1,0 +1,43 @@
+# Everything a fresh machine needs (Python 3.11, Node 20, npm) is installed by these targets.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+LAMBDA_FUNCTIONS := $(notdir $(wildcard functions/*))
+LAMBDA_DEPS := $(foreach f,$(LAMBDA_FUNCTIONS),build/lambda-deps/$(f)/.requirements.sha256)
+
+.PHONY: setup deps test synth lint demo clean
+
+setup: $(VENV)/.installed node_modules/.installed deps
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
+# Lambda dependencies for arm64, installed once (needs PyPI); synth then needs no network.
+deps: $(LAMBDA_DEPS)
+build/lambda-deps/%/.requirements.sha256: functions/%/requirements.txt $(VENV)/.installed
+	$(PY) -m stacks.bundling $*
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+# Synthesize both ingress modes with the pinned CDK CLI (no AWS account, no network).
+synth: setup
+	$(CDK) synth --quiet --output cdk.out/partner -c ingress=partner
+	$(CDK) synth --quiet --output cdk.out/webhook -c ingress=webhook
+	@ls -l cdk.out/partner/*.template.json cdk.out/webhook/*.template.json
+
+clean:
+	rm -rf cdk.out build .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from payops.cli import main
+
+sys.exit(main())

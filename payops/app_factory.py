@@ -1,0 +1,46 @@
+"""Build the CDK app from settings; shared by app.py, the CLI's local AWS and the tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+STACK_NAME = "StripePayOps"
+
+
+class ConfigurationError(ValueError):
+    """Invalid settings or rule files: one line, naming the setting or the file and JSON path."""
+
+
+def build_app(
+    context: Mapping[str, Any] | None = None,
+    *,
+    outdir: str | None = None,
+    nag: bool = True,
+):
+    """An App with the PayOps stack. `context` adds to/overrides cdk.json and `-c` context."""
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    from payops.rules import RuleError
+    from payops.settings import SETTING_KEYS, Settings, SettingsError
+    from stacks.bundling import BundlingError
+    from stacks.payops_stack import PayOpsStack
+
+    app = cdk.App(context=dict(context or {}), outdir=outdir)
+    try:
+        settings = Settings.load({key: app.node.try_get_context(key) for key in SETTING_KEYS})
+        stack = PayOpsStack(
+            app,
+            STACK_NAME,
+            settings=settings,
+            description="Stripe events into payment operations (stripe-payops)",
+        )
+    except (SettingsError, RuleError, BundlingError) as err:
+        raise ConfigurationError(str(err)) from None
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, stack

@@ -1,0 +1,125 @@
+"""`payops`: the project's command line (rule catalogue, matching, local AWS)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from payops.settings import SETTING_KEYS, Settings, SettingsError
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _parse_context(pairs: Sequence[str]) -> dict[str, str]:
+    context: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-c expects key=value, got {pair!r}")
+        if key not in SETTING_KEYS:
+            raise UsageError(f"-c {key}: unknown setting (known: {', '.join(SETTING_KEYS)})")
+        context[key] = value
+    return context
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    context = _parse_context(args.context)
+    if args.ingress:
+        context["ingress"] = args.ingress
+    return Settings.load(context)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from payops.rules import load_catalogue
+
+    rules = load_catalogue(_settings(args))
+    if args.json:
+        print(json.dumps({rule.name: rule.pattern for rule in rules}, indent=2))
+    else:
+        width = max(len(rule.name) for rule in rules)
+        for rule in rules:
+            print(f"{rule.name:<{width}}  {rule.description}")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from payops.envelope import EventFileError, load_events
+    from payops.patterns import matches
+    from payops.rules import load_catalogue
+
+    settings = _settings(args)
+    rules = load_catalogue(settings)
+    failed = False
+    for name in args.events:
+        try:
+            loaded = load_events(Path(name), settings)
+        except EventFileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed = True
+            continue
+        for event in loaded:
+            names = [rule.name for rule in rules if matches(rule.pattern, event.envelope)]
+            if args.json:
+                print(json.dumps({"event": event.label, "rules": names}))
+            else:
+                print(f"{event.label}: {', '.join(names) if names else '(no rule matches)'}")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--ingress",
+        choices=("partner", "webhook"),
+        help="ingress mode (default: partner, or the ingress setting)",
+    )
+    common.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting, as with `cdk -c` (e.g. largeOrderThresholdJpy=50000)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="payops", description="Stripe events into payment operations on AWS."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rules = sub.add_parser("rules", parents=[common], help="list the rule catalogue")
+    rules.add_argument("--json", action="store_true", help="print each rule's effective pattern")
+    rules.set_defaults(func=cmd_rules)
+
+    match = sub.add_parser("match", parents=[common], help="which rules match each event file")
+    match.add_argument(
+        "events",
+        nargs="+",
+        metavar="EVENT.json",
+        help="EventBridge envelope or Stripe Event (file, directory or list)",
+    )
+    match.add_argument("--json", action="store_true", help="one JSON line per event")
+    match.set_defaults(func=cmd_match)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from payops.rules import RuleError
+
+    try:
+        return args.func(args)
+    except (SettingsError, RuleError, UsageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""One EventBridge rule per file in `rules/`, on the ingress bus, with its effective pattern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from payops.rules import Rule
+
+
+class RuleCatalogue(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, rules: list[Rule], bus_name: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.rules: dict[str, events.CfnRule] = {}
+        self._targets: dict[str, list[Any]] = {}
+        stack_name = Stack.of(self).stack_name
+        for rule in rules:
+            # Named after the rule file, so traces and the console show which rule fired.
+            self.rules[rule.name] = events.CfnRule(
+                self,
+                _logical_id(rule.name),
+                name=f"{stack_name}-{rule.name}"[:64],
+                description=rule.description,
+                event_bus_name=bus_name,
+                event_pattern=rule.pattern,
+                state="ENABLED",
+            )
+            self._targets[rule.name] = []
+
+    def add_target(self, rule_name: str, target: events.CfnRule.TargetProperty) -> None:
+        if rule_name not in self.rules:
+            raise KeyError(f"no rule named {rule_name!r} in rules/ (have: {sorted(self.rules)})")
+        targets = self._targets[rule_name]
+        if len(targets) >= 5:
+            raise ValueError(f"rule {rule_name!r}: EventBridge allows at most 5 targets per rule")
+        targets.append(target)
+        self.rules[rule_name].targets = list(targets)
+
+
+def _logical_id(rule_name: str) -> str:
+    return "Rule" + "".join(part.capitalize() for part in rule_name.split("-"))

@@ -1,0 +1,76 @@
+"""Shared fixtures: CDK synthesis happens once per ingress mode per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# No test may reach AWS: fake credentials and a fixed region for boto3 and moto.
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}.items():
+    os.environ[_key] = _value
+for _key in [k for k in os.environ if k.startswith("PAYOPS_")]:
+    del os.environ[_key]  # settings must come from each test, not the developer's shell
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
+
+
+@dataclass
+class Synthesized:
+    ingress: str
+    app: Any
+    stack: Any
+    template: Any  # aws_cdk.assertions.Template
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.template.to_json()
+
+
+_SYNTH_CACHE: dict[str, Synthesized] = {}
+SYNTH_COUNT = {"n": 0}
+
+
+def synthesize(ingress: str) -> Synthesized:
+    if ingress not in _SYNTH_CACHE:
+        from aws_cdk.assertions import Template
+
+        from payops.app_factory import build_app
+
+        context = {"ingress": ingress, "stripeEventSourceName": PARTNER_SOURCE}
+        app, stack = build_app(context, nag=False)
+        SYNTH_COUNT["n"] += 1
+        _SYNTH_CACHE[ingress] = Synthesized(ingress, app, stack, Template.from_stack(stack))
+    return _SYNTH_CACHE[ingress]
+
+
+@pytest.fixture(scope="session")
+def partner() -> Synthesized:
+    return synthesize("partner")
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Synthesized:
+    return synthesize("webhook")
+
+
+@pytest.fixture(scope="session", params=["partner", "webhook"])
+def synthesized(request: pytest.FixtureRequest) -> Synthesized:
+    return synthesize(request.param)
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())

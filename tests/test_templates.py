@@ -1,0 +1,112 @@
+"""The synthesized templates: resources, least privilege, snapshots and cdk-nag."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from conftest import PARTNER_SOURCE, Synthesized
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from payops.rules import load_catalogue
+from payops.settings import WEBHOOK_SOURCE, Settings
+
+SECRET_SHAPED = re.compile(r"(sk|rk)_(live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{16,}")
+
+
+def resources_of(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in synth.json["Resources"].items() if v["Type"] == kind}
+
+
+def test_partner_bus_has_exactly_the_event_source_name(partner: Synthesized) -> None:
+    partner.template.resource_count_is("AWS::Events::EventBus", 1)
+    partner.template.has_resource_properties(
+        "AWS::Events::EventBus", {"Name": PARTNER_SOURCE, "EventSourceName": PARTNER_SOURCE}
+    )
+    partner.template.resource_count_is("AWS::Lambda::Function", 0)
+    partner.template.resource_count_is("AWS::SecretsManager::Secret", 0)
+
+
+def test_every_rule_file_becomes_a_rule_with_its_effective_pattern(
+    synthesized: Synthesized,
+) -> None:
+    settings = Settings.load(
+        {"ingress": synthesized.ingress, "stripeEventSourceName": PARTNER_SOURCE}, env={}
+    )
+    rules = resources_of(synthesized, "AWS::Events::Rule")
+    deployed = {r["Properties"]["Name"].split("-", 1)[1]: r["Properties"] for r in rules.values()}
+    expected = {rule.name: rule for rule in load_catalogue(settings)}
+    assert deployed.keys() == expected.keys()
+    for name, props in deployed.items():
+        assert props["EventPattern"] == expected[name].pattern, name
+        assert props["Description"] == expected[name].description
+        assert props["State"] == "ENABLED"
+
+
+def test_rules_sit_on_the_ingress_bus(synthesized: Synthesized) -> None:
+    (bus_id,) = resources_of(synthesized, "AWS::Events::EventBus")
+    for rule in resources_of(synthesized, "AWS::Events::Rule").values():
+        ref = json.dumps(rule["Properties"]["EventBusName"])
+        assert bus_id in ref
+
+
+def test_webhook_mode_has_receiver_behind_function_url(webhook: Synthesized) -> None:
+    t = webhook.template
+    t.resource_count_is("AWS::Events::EventBus", 1)
+    t.has_resource_properties("AWS::Events::EventBus", {"Name": "StripePayOps-stripe"})
+    t.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "handler.handler",
+            "Environment": {"Variables": Match.object_like({
+                "EVENT_SOURCE": WEBHOOK_SOURCE,
+                "TOLERANCE_SECONDS": "300",
+                "SIGNING_SECRET_ARN": {"Ref": Match.string_like_regexp("SigningSecret")},
+            })},
+        },
+    )  # fmt: skip
+    t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
+    t.resource_count_is("AWS::SecretsManager::Secret", 1)
+    for rule in resources_of(webhook, "AWS::Events::Rule").values():
+        assert rule["Properties"]["EventPattern"]["source"] == [WEBHOOK_SOURCE]
+
+
+def test_receiver_may_only_put_on_its_bus_and_read_its_secret(webhook: Synthesized) -> None:
+    policies = resources_of(webhook, "AWS::IAM::Policy")
+    statements = [
+        s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    put = [s for s in statements if s["Action"] == "events:PutEvents"]
+    assert len(put) == 1 and "WebhookBus" in json.dumps(put[0]["Resource"])
+    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert len(reads) == 1 and "SigningSecret" in json.dumps(reads[0]["Resource"])
+    for statement in statements:
+        assert statement["Resource"] != "*", statement
+
+
+def test_no_secret_value_in_templates(synthesized: Synthesized) -> None:
+    text = json.dumps(synthesized.json)
+    assert not SECRET_SHAPED.search(text)
+    assert '"SecretString"' not in text  # generated at deploy, set by the user, never templated
+
+
+def test_templates_match_snapshot(synthesized: Synthesized, snapshot: SnapshotAssertion) -> None:
+    # JSON snapshots, so a template change reads as a plain diff in review.
+    assert synthesized.json == snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("ingress", ["partner", "webhook"])
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(ingress: str) -> None:
+    from cdk_nag import AwsSolutionsChecks
+    from conftest import synthesize
+
+    synth = synthesize(ingress)
+    report = AwsSolutionsChecks(synth.app).validate_scope(synth.stack)
+    findings = [f"{v.rule_name}: {v.description}" for v in report.violations]
+    assert findings == []
