@@ -84,6 +84,14 @@ class Settings:
     large_invoice_threshold_jpy: int = 5000
     webhook_tolerance_seconds: int = 300
     staff_emails: tuple[str, ...] = ()
+    # Links in staff notifications; use https://dashboard.stripe.com/test for test mode.
+    stripe_dashboard_url: str = "https://dashboard.stripe.com"
+    sender_email: str = "orders@example.com"  # an SES-verified identity in real deployments
+    download_link_ttl_hours: int = 72
+    coupon_min_order_jpy: int = 10000
+    coupon_percent_off: int = 10
+    stripe_api_key_secret_name: str = "payops/stripe-api-key"
+    customer_template_url: str = ""  # empty: the bundled provisioning/customer-stack.json
 
     @property
     def event_source(self) -> str:
@@ -126,5 +134,46 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "webhook_tolerance_seconds": _positive_int,
     "staff_emails": _emails,
 }
+
+
+def _email(key: str, raw: Any) -> str:
+    (email,) = _emails(key, [raw]) or ("",)
+    if not email:
+        raise SettingsError(key, "expected an email address, got nothing")
+    return email
+
+
+def _https_url(key: str, raw: Any) -> str:
+    value = str(raw).strip().rstrip("/")
+    if value and not re.match(r"^https://[^\s/]+(/\S*)?$", value):
+        raise SettingsError(key, f"expected an https:// URL, got {raw!r}")
+    return value
+
+
+def _percent(key: str, raw: Any) -> int:
+    value = _positive_int(key, raw)
+    if value > 100:
+        raise SettingsError(key, f"expected a percentage from 1 to 100, got {raw!r}")
+    return value
+
+
+def _secret_name(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not re.match(r"^[A-Za-z0-9/_+=.@-]{1,512}$", value):
+        raise SettingsError(key, f"expected a Secrets Manager secret name, got {raw!r}")
+    return value
+
+
+_PARSERS.update(
+    {
+        "stripe_dashboard_url": _https_url,
+        "sender_email": _email,
+        "download_link_ttl_hours": _positive_int,
+        "coupon_min_order_jpy": _positive_int,
+        "coupon_percent_off": _percent,
+        "stripe_api_key_secret_name": _secret_name,
+        "customer_template_url": _https_url,
+    }
+)
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

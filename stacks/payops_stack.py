@@ -7,8 +7,16 @@ from constructs import Construct
 
 from payops.rules import load_catalogue
 from payops.settings import Settings
+from stacks.coupons import Coupons
+from stacks.customer_mirror import CustomerMirror
+from stacks.fulfilment import Fulfilment
+from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
+from stacks.notifications import Notifications
 from stacks.rule_catalogue import RuleCatalogue
+from stacks.shared import Shared
+from stacks.subscriptions import Subscriptions
+from stacks.targets import RuleTargets
 
 
 class PayOpsStack(Stack):
@@ -21,6 +29,21 @@ class PayOpsStack(Stack):
         self.catalogue = RuleCatalogue(
             self, "Rules", rules=load_catalogue(settings), bus_name=self.ingress.bus_name
         )
+        shared = Shared(
+            settings=settings,
+            bus_name=self.ingress.bus_name,
+            bus_arn=self.ingress.bus_arn,
+            catalogue=self.catalogue,
+            targets=RuleTargets(self, "RuleTargets"),
+            idempotency=IdempotencyTable(self, "Idempotency"),
+        )
+        self.notifications = Notifications(self, "Notifications", shared=shared)
+        shared.alerts = self.notifications.payment_problems
+        self.fulfilment = Fulfilment(self, "Fulfilment", shared=shared)
+        self.coupons = Coupons(self, "Coupons", shared=shared)
+        self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
+        self.customers = CustomerMirror(self, "Customers", shared=shared)
+
         CfnOutput(self, "EventBusName", value=self.ingress.bus_name)
         if self.ingress.receiver_url is not None:
             CfnOutput(
