@@ -1,4 +1,4 @@
-"""Rule targets that lose nothing: each has a dead-letter queue, retries and a least-privilege role."""
+"""Rule targets that lose nothing: a dead-letter queue, retries and a least-privilege role."""
 
 from __future__ import annotations
 
