@@ -25,7 +25,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._facts: list[Fact] = []
 
-    def record(self, kind: str, **data: Any) -> None:
+    def record(self, kind: str, /, **data: Any) -> None:
         with self._lock:
             self._facts.append(Fact(kind, data))
 

@@ -1,0 +1,431 @@
+"""Lambda bridge: run a function's Python handler in this process (moto 5.2.5 needs Docker for it).
+
+`install()` replaces `moto.awslambda.models.LambdaFunction.invoke`, the one place every caller
+goes through (boto3 `lambda.invoke` under `mock_aws` and under `ThreadedMotoServer`, SNS and SQS
+event sources, Step Functions tasks). The events bridge calls `invoke_function_arn` for
+EventBridge targets.
+
+The code comes from a directory registered with `register_code_dir` (CDK assets live in S3
+buckets moto does not have), else from the zip moto stored at create time (create_function, or
+CloudFormation's inline ZipFile). The handler module is loaded under a name of its own per
+function; the function's other modules are kept per function ("warm container") and swapped
+into `sys.modules` only during its calls, with its directory first on `sys.path`, as /var/task
+is in Lambda. Environment variables are set for the call and restored after; calls are
+serialised by one process-wide lock because `os.environ` and `sys.modules` are process-wide.
+Under a ThreadedMotoServer (no mock_aws), handlers' SDK calls must be pointed at the server with
+`set_endpoint_url`; without it the bridge refuses to run them rather than let them reach AWS.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from payops.localaws.recorder import RECORDER
+
+MOTO_VERSION = "5.2.5"
+
+BRIDGES: dict[str, str] = {
+    "lambda.in_process_invoke": (
+        "Invoke runs the function's Python handler in-process with its environment and a "
+        "context object (moto runs Lambda code only in Docker, absent here)"
+    ),
+}
+
+# A handler that waits (through a moto server thread) on another in-process invocation would
+# otherwise hang forever on the lock; fail that call loudly instead.
+LOCK_TIMEOUT_S = 30.0
+LOG_TAIL_BYTES = 4096  # what Lambda returns for LogType=Tail
+
+_lock = threading.RLock()
+_code_dirs: dict[str, Path] = {}  # function name -> registered source directory
+_endpoint_url: str | None = None  # where handlers' SDK calls go when moto runs as a server
+_originals: dict[str, Any] = {}
+_extract_root: Path | None = None
+_FUNCTION_ARN_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(:[^:]+)?$")
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    payload: bytes  # the JSON Lambda returns: the handler's result or an error object
+    function_error: str | None  # "Unhandled" when the handler (or its init) failed
+    error_type: str | None
+    logs: str = ""
+
+
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object that handlers use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline_ms: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self.deadline_ms - time.time() * 1000))
+
+
+@dataclass
+class _Container:
+    code_dir: Path
+    handler: str
+    code_id: str  # changes when the code changes: a new container (cold start)
+    module: ModuleType | None = None
+    private_modules: dict[str, ModuleType] = field(default_factory=dict)
+
+
+def _check_moto() -> None:
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"payops.localaws.lambda_bridge patches moto=={MOTO_VERSION} internals; "
+            f"found moto=={moto.__version__}. Re-check the bridge against that version."
+        )
+
+
+def function_name_of(function_name_or_arn: str) -> str:
+    match = _FUNCTION_ARN_RE.match(function_name_or_arn)
+    return match.group(1) if match else function_name_or_arn.split(":")[0]
+
+
+def register_code_dir(function_name_or_arn: str, path: str) -> None:
+    """Run this function's code from `path` (a directory holding the handler module)."""
+    directory = Path(path).resolve()
+    if not directory.is_dir():
+        raise ValueError(f"not a directory: {path}")
+    with _lock:
+        _code_dirs[function_name_of(function_name_or_arn)] = directory
+
+
+def set_endpoint_url(url: str | None) -> None:
+    """The moto server URL handlers' AWS SDK calls go to (AWS_ENDPOINT_URL), e.g.
+    "http://localhost:5000" for a ThreadedMotoServer. Not needed under mock_aws."""
+    global _endpoint_url
+    _endpoint_url = url
+
+
+def _mock_active() -> bool:
+    from moto.core.models import MockAWS
+
+    return bool(MockAWS._mocks_active)
+
+
+def unregister_code_dirs() -> None:
+    with _lock:
+        _code_dirs.clear()
+
+
+def _zip_dir(code: bytes) -> Path:
+    """Extract a zip once per content hash into a private temporary directory."""
+    global _extract_root
+    if _extract_root is None:
+        _extract_root = Path(tempfile.mkdtemp(prefix="payops-lambda-"))
+        atexit.register(shutil.rmtree, _extract_root, True)
+    target = _extract_root / hashlib.sha256(code).hexdigest()[:16]
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            archive.extractall(partial)
+        partial.rename(target)
+    return target
+
+
+def _container_for(fn: Any) -> _Container:
+    """The function's warm state; kept on moto's function object, so it goes with the function."""
+    registered = _code_dirs.get(fn.function_name)
+    if registered is not None:
+        code_dir, code_id = registered, f"dir:{registered}"
+    else:
+        code = getattr(fn, "code_bytes", b"") or b""
+        if not code:
+            raise _InitError(
+                "Runtime.InvalidEntrypoint",
+                f"no code for function {fn.function_name} in the local AWS: its package is not "
+                "in moto (a CDK asset?); call lambda_bridge.register_code_dir(name, path)",
+            )
+        code_dir, code_id = _zip_dir(code), f"zip:{hashlib.sha256(code).hexdigest()}"
+    # New code or configuration means new execution environments (a cold start) in Lambda too.
+    code_id += f"|{fn.handler}|{json.dumps(fn.environment_vars, sort_keys=True, default=str)}"
+    current = getattr(fn, "_payops_container", None)
+    if current is None or current.code_id != code_id:
+        current = _Container(code_dir=code_dir, handler=fn.handler or "", code_id=code_id)
+        fn._payops_container = current
+    return current
+
+
+class _InitError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def _top_level_names(code_dir: Path) -> set[str]:
+    names = set()
+    for entry in code_dir.iterdir():
+        if entry.suffix == ".py":
+            names.add(entry.stem)
+        elif entry.is_dir() and entry.name.isidentifier():
+            names.add(entry.name)
+    return names
+
+
+def _is_from(module: ModuleType, code_dir: Path) -> bool:
+    locations = [getattr(module, "__file__", None)] + list(getattr(module, "__path__", []) or [])
+    root = str(code_dir) + os.sep
+    return any(isinstance(loc, str) and loc.startswith(root) for loc in locations)
+
+
+@contextlib.contextmanager
+def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
+    """The function's directory, modules and environment, only for the duration of the call."""
+    saved_path = list(sys.path)
+    saved_env = dict(os.environ)
+    names = _top_level_names(container.code_dir)
+    shadowed = {
+        name: module
+        for name, module in sys.modules.items()
+        if name.split(".")[0] in names and name not in container.private_modules
+    }
+    for name in shadowed:
+        del sys.modules[name]
+    sys.modules.update(container.private_modules)
+    sys.path.insert(0, str(container.code_dir))
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, module in list(sys.modules.items()):
+            if name in container.private_modules or _is_from(module, container.code_dir):
+                container.private_modules[name] = module
+                del sys.modules[name]
+        sys.modules.update(shadowed)
+        sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def _load_handler(container: _Container, function_name: str) -> Any:
+    module_part, _, attr = container.handler.rpartition(".")
+    if not module_part or not attr:
+        raise _InitError("Runtime.MalformedHandlerName", f"Bad handler '{container.handler}'")
+    if container.module is None:
+        rel = Path(*module_part.replace("/", ".").split("."))
+        path = container.code_dir / rel.with_suffix(".py")
+        if not path.is_file():
+            path = container.code_dir / rel / "__init__.py"
+        if not path.is_file():
+            raise _InitError(
+                "Runtime.ImportModuleError",
+                f"Unable to import module '{module_part}': No module named '{module_part}'",
+            )
+        unique = "_payops_lambda_" + re.sub(r"\W", "_", function_name) + "_" + uuid.uuid4().hex[:8]
+        spec = importlib.util.spec_from_file_location(unique, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # In sys.modules while the call lasts (dataclasses and pickle look modules up there);
+        # `_isolated` then keeps it with the function's other private modules.
+        sys.modules[unique] = module
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            del sys.modules[unique]
+            raise _InitError("Runtime.UserCodeSyntaxError", str(exc)) from exc
+        except ImportError as exc:
+            del sys.modules[unique]
+            raise _InitError(
+                "Runtime.ImportModuleError", f"Unable to import module '{module_part}': {exc}"
+            ) from exc
+        except BaseException:
+            del sys.modules[unique]  # a failed init is retried from scratch, as in Lambda
+            raise
+        container.module = module
+    handler = getattr(container.module, attr, None)
+    if not callable(handler):
+        raise _InitError(
+            "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{module_part}'"
+        )
+    return handler
+
+
+def _environment(fn: Any, request_id: str) -> dict[str, str]:
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+        "_HANDLER": fn.handler or "",
+        "_X_AMZN_REQUEST_ID": request_id,
+    }
+    if _endpoint_url:
+        env["AWS_ENDPOINT_URL"] = _endpoint_url
+    env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+    return env
+
+
+def _error(error_type: str, message: str, request_id: str, trace: list[str]) -> bytes:
+    body = {"errorMessage": message, "errorType": error_type, "requestId": request_id}
+    body["stackTrace"] = trace
+    return json.dumps(body).encode()
+
+
+def invoke_function(fn: Any, event: Any) -> InvokeResult:
+    """Run `fn` (a moto LambdaFunction) on `event` (already decoded JSON), like Lambda does."""
+    request_id = str(uuid.uuid4())
+    if not _lock.acquire(timeout=LOCK_TIMEOUT_S):
+        message = (
+            f"another in-process Lambda call held the lock for {LOCK_TIMEOUT_S}s (a handler "
+            "waiting on a moto server request that invokes a Lambda function?)"
+        )
+        RECORDER.record("lambda_invoked", function=fn.function_name, error="LocalBridge.Busy")
+        payload = _error("LocalBridge.Busy", message, request_id, [])
+        return InvokeResult(payload, "Unhandled", "LocalBridge.Busy")
+    logs = io.StringIO()
+    try:
+        context = LambdaContext(
+            function_name=fn.function_name,
+            function_version="$LATEST",
+            invoked_function_arn=fn.function_arn,
+            memory_limit_in_mb=int(fn.memory_size),
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{fn.function_name}",
+            log_stream_name=f"local/{request_id}",
+            deadline_ms=time.time() * 1000 + float(fn.timeout) * 1000,
+        )
+        error_type: str | None = None
+        try:
+            if not (_mock_active() or _endpoint_url or os.environ.get("AWS_ENDPOINT_URL")):
+                # Without mock_aws the handler's SDK calls would leave the local AWS.
+                raise _InitError(
+                    "LocalBridge.NoEndpoint",
+                    "mock_aws is not active and no endpoint is set: the handler's AWS calls "
+                    "would reach real AWS; call lambda_bridge.set_endpoint_url(server_url)",
+                )
+            container = _container_for(fn)
+            with (
+                _isolated(container, _environment(fn, request_id)),
+                contextlib.redirect_stdout(logs),
+                contextlib.redirect_stderr(logs),
+            ):
+                handler = _load_handler(container, fn.function_name)
+                result = handler(event, context)
+            try:
+                payload = json.dumps(result).encode()
+            except (TypeError, ValueError) as exc:
+                error_type = "Runtime.MarshalError"
+                payload = _error(error_type, f"Unable to marshal response: {exc}", request_id, [])
+        except _InitError as exc:
+            error_type = exc.error_type
+            payload = _error(error_type, str(exc), request_id, [])
+        except SystemExit as exc:
+            error_type = "Runtime.ExitError"
+            message = f"RequestId: {request_id} Error: Runtime exited with {exc.code!r}"
+            payload = _error(error_type, message, request_id, [])
+        except Exception as exc:
+            error_type = type(exc).__name__
+            trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+            payload = _error(error_type, str(exc), request_id, [t.rstrip() for t in trace])
+        RECORDER.record("lambda_invoked", function=fn.function_name, error=error_type)
+        output = logs.getvalue()
+        if output:  # into CloudWatch Logs, as moto does for Docker runs
+            fn.logs_backend.ensure_log_group(fn.logs_group_name)
+            fn.save_logs(output)
+        return InvokeResult(payload, "Unhandled" if error_type else None, error_type, output)
+    finally:
+        _lock.release()
+
+
+def invoke_function_arn(
+    account_id: str, region: str, function_arn: str, event: Any
+) -> InvokeResult:
+    """Invoke by name or ARN; moto's UnknownFunctionException when there is no such function."""
+    from moto.awslambda.utils import get_backend
+
+    fn = get_backend(account_id, region).get_function(function_arn, None)
+    return invoke_function(fn, event)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _patched_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    invocation_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+    if invocation_type == "DryRun":
+        return b""
+    if isinstance(body, bytes):
+        body = body.decode()
+    try:
+        event = json.loads(body) if body else {}
+    except ValueError as exc:
+        raise LambdaClientError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+        ) from exc
+    result = invoke_function(self, event)
+    if invocation_type == "Event":
+        return b""  # Lambda answers 202 with an empty body; the handler has run already
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    tail = result.logs.encode()[-LOG_TAIL_BYTES:]
+    response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
+    return result.payload
+
+
+def install() -> None:
+    """Patch moto in place (idempotent). Works for mock_aws and ThreadedMotoServer alike."""
+    _check_moto()
+    from moto.awslambda.models import LambdaFunction
+
+    with _lock:
+        if "LambdaFunction.invoke" in _originals:
+            return
+        _originals["LambdaFunction.invoke"] = LambdaFunction.invoke
+        LambdaFunction.invoke = _patched_invoke  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Put moto's own code back (for tests that show a gap)."""
+    from moto.awslambda.models import LambdaFunction
+
+    with _lock:
+        original = _originals.pop("LambdaFunction.invoke", None)
+        if original is not None:
+            LambdaFunction.invoke = original  # type: ignore[method-assign]
+
+
+def is_installed() -> bool:
+    return "LambdaFunction.invoke" in _originals
