@@ -39,5 +39,9 @@ synth: setup
 	$(CDK) synth --quiet --output cdk.out/webhook -c ingress=webhook
 	@ls -l cdk.out/partner/*.template.json cdk.out/webhook/*.template.json
 
+# The main job: the real stack in the local AWS (moto + bridges), the example events through it.
+demo: setup
+	$(PY) -m payops replay examples/events/
+
 clean:
 	rm -rf cdk.out build .pytest_cache

@@ -105,7 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     match.add_argument("--json", action="store_true", help="one JSON line per event")
     match.set_defaults(func=cmd_match)
+
+    from payops.localaws.cli import add_commands
+
+    add_commands(sub, common)
     return parser
+
+
+def cmd_local_aws(args: argparse.Namespace) -> int:
+    """`local` and `replay`: settings are validated here, before anything starts."""
+    context = _parse_context(args.context)
+    if args.ingress:
+        context["ingress"] = args.ingress
+    Settings.load(context)
+    return args.local_func(args, context)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from payops.rules import RuleError
 
     try:
+        if hasattr(args, "local_func"):
+            return cmd_local_aws(args)
         return args.func(args)
     except (SettingsError, RuleError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -39,6 +39,8 @@ class Workflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            # Named after the ASL file, so traces and the console say which workflow ran.
+            state_machine_name=f"{Stack.of(self).stack_name}-{asl}",
             comment=f"{asl} ({kind.lower()}: {why})",
             definition_body=sfn.DefinitionBody.from_string(render(asl, substitutions)),
             state_machine_type=sfn.StateMachineType[kind],

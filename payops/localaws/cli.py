@@ -1,0 +1,142 @@
+"""`payops local` and `payops replay`: the stack in the local AWS, Stripe events through it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from payops.localaws.runtime import EventTrace, LocalAws
+
+
+def summarize(traces: list[EventTrace]) -> dict[str, Any]:
+    rules: Counter[str] = Counter()
+    executions: dict[str, Counter[str]] = defaultdict(Counter)
+    sns: Counter[str] = Counter()
+    dlq: Counter[str] = Counter()
+    emails, http_calls = [], []
+    for trace in traces:
+        rules.update(trace.rules)
+        for execution in trace.executions:
+            executions[execution["state_machine"]][execution["status"]] += 1
+        emails += [{"to": e["to"], "subject": e["subject"]} for e in trace.emails]
+        sns.update(trace.sns)
+        http_calls += [{"method": c["method"], "url": c["url"]} for c in trace.http_calls]
+        dlq.update(trace.dlq)
+    return {
+        "events": len(traces),
+        "rules": dict(sorted(rules.items())),
+        "executions": {k: dict(sorted(v.items())) for k, v in sorted(executions.items())},
+        "emails": emails,
+        "sns": dict(sorted(sns.items())),
+        "http_calls": http_calls,
+        "dlq": dict(sorted(dlq.items())),
+    }
+
+
+def format_trace(trace: EventTrace, index: int, total: int) -> str:
+    lines = [
+        f"[{index}/{total}] {trace.label}",
+        f"  event      {trace.event_type} {trace.event_id} ({trace.delivery}, "
+        f"{trace.wall_seconds:.2f} s, {trace.simulated_seconds:.0f} s simulated)",
+        f"  rules      {', '.join(trace.rules) or '(none matched)'}",
+    ]
+    for execution in trace.executions:
+        path = " > ".join(execution["states"])
+        lines.append(f"  execution  {execution['state_machine']} {execution['status']}: {path}")
+    for email in trace.emails:
+        lines.append(f"  email      to {email['to']}: {email['subject']}")
+    for topic, count in trace.sns.items():
+        lines.append(f"  sns        {topic} x{count}")
+    if trace.table_writes:
+        writes = ", ".join(f"{t} x{n}" for t, n in trace.table_writes.items())
+        lines.append(f"  tables     {writes}")
+    for call in trace.http_calls:
+        lines.append(f"  http       {call['method']} {call['url']} -> {call['status']}")
+    for queue, count in trace.dlq.items():
+        lines.append(f"  DLQ        {queue} +{count}")
+    return "\n".join(lines)
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    width = 30
+    filled = width * done // total
+    rate = done / max(time.perf_counter() - started, 1e-9)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f} ev/s")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def cmd_local(args: argparse.Namespace, context: dict[str, str]) -> int:
+    from payops.localaws import bridges
+
+    with LocalAws(context) as local:
+        counts = Counter(r["type"] for r in local.deployed.resources.values())
+        print(
+            f"deployed {local.deployed.stack_name} ({local.settings.ingress} ingress) into the "
+            f"local AWS: synth {local.synth_seconds:.1f} s, deploy {local.deploy_seconds:.1f} s"
+        )
+        print("resources asserted to exist with their properties:")
+        for kind, count in sorted(counts.items()):
+            print(f"  {count:3d}  {kind}")
+        print(f"moto gaps bridged: {len(bridges())} ({', '.join(sorted(bridges()))})")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
+    from payops.envelope import EventFileError, load_events
+
+    with LocalAws(context) as local:
+        events, failed = [], False
+        for name in args.paths:
+            try:
+                events += load_events(Path(name), local.settings)
+            except EventFileError as err:
+                print(f"error: {err}", file=sys.stderr)
+                failed = True
+        traces = []
+        started = time.perf_counter()
+        show_progress = not args.json and len(events) > 20
+        for index, event in enumerate(events, 1):
+            trace = local.send(event)
+            traces.append(trace)
+            if show_progress:
+                _progress(index, len(events), started)
+            elif not args.json:
+                print(format_trace(trace, index, len(events)))
+        elapsed = time.perf_counter() - started
+        summary = summarize(traces)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(
+                f"\nreplayed {len(events)} events in {elapsed:.1f} s "
+                f"(deploy {local.deploy_seconds:.1f} s); summary:"
+            )
+            print(json.dumps(summary, indent=2))
+    return 1 if failed else 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    local = sub.add_parser(
+        "local",
+        parents=[common],
+        help="deploy the stack into the local AWS and assert its resources",
+    )
+    local.set_defaults(local_func=cmd_local)
+    replay = sub.add_parser(
+        "replay", parents=[common], help="send Stripe events through the stack in the local AWS"
+    )
+    replay.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="event file, directory, or JSON list (stripe events list)",
+    )
+    replay.add_argument("--json", action="store_true", help="print one final summary object")
+    replay.set_defaults(local_func=cmd_replay)

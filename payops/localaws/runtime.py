@@ -1,0 +1,353 @@
+"""The local AWS: the app's real template deployed into moto, and Stripe events sent through it.
+
+`LocalAws` starts an in-process moto with every bridge installed, creates what a user creates
+before `cdk deploy` (the Stripe API key secret, the SES sender identity), synthesizes the app,
+deploys the template through moto's CloudFormation, and asserts the resources exist. `send()`
+delivers one Stripe event the way the configured ingress would, waits until everything has
+settled, and returns what happened (an `EventTrace`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from payops.envelope import LoadedEvent
+from payops.localaws.recorder import RECORDER
+from payops.settings import Settings
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SETTLE_TIMEOUT_S = 120.0
+
+
+class LocalAwsError(RuntimeError):
+    pass
+
+
+@dataclass
+class EventTrace:
+    label: str
+    event_id: str
+    event_type: str
+    delivery: str  # "accepted", or why the ingress refused it
+    rules: list[str] = field(default_factory=list)
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    emails: list[dict[str, str]] = field(default_factory=list)
+    sns: dict[str, int] = field(default_factory=dict)
+    table_writes: dict[str, int] = field(default_factory=dict)
+    http_calls: list[dict[str, Any]] = field(default_factory=list)
+    dlq: dict[str, int] = field(default_factory=dict)
+    simulated_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+def _short(name: str, prefix: str) -> str:
+    return name[len(prefix) :] if name.startswith(prefix) else name
+
+
+class LocalAws:
+    def __init__(self, context: dict[str, Any] | None = None, *, outdir: str | None = None):
+        self.context = dict(context or {})
+        self.settings = Settings.load(self.context)
+        self.outdir = outdir
+        self.deploy_seconds = 0.0
+        self.synth_seconds = 0.0
+        self._mock: Any = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.fake_stripe: Any = None
+        self.deployed: Any = None
+        self.stack_prefix = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalAws:
+        from moto import mock_aws
+
+        from payops.localaws import install_bridges
+        from payops.localaws.fake_stripe import FakeStripe
+        from payops.localaws.stepfunctions_bridge import set_http_routes
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        install_bridges()
+        RECORDER.reset()
+        self.fake_stripe = FakeStripe().start()
+        set_http_routes({"https://api.stripe.com": self.fake_stripe.url})
+        self._prerequisites()
+        assembly_dir = self._synth()
+        from payops.localaws.deploy import deploy
+
+        started = time.perf_counter()
+        self.deployed = deploy(assembly_dir)
+        self.deploy_seconds = time.perf_counter() - started
+        from payops.app_factory import STACK_NAME
+
+        self.stack_prefix = f"{STACK_NAME}-"
+        if self.settings.ingress == "webhook":
+            self._set_signing_secret()
+        return self
+
+    def stop(self) -> None:
+        if self.fake_stripe is not None:
+            self.fake_stripe.stop()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    def _prerequisites(self) -> None:
+        """What the user creates before `cdk deploy` (see the README's deployment guide)."""
+        # A throwaway test-mode key for the fake Stripe API; generated, never stored.
+        self.client("secretsmanager").create_secret(
+            Name=self.settings.stripe_api_key_secret_name,
+            SecretString="sk_test_local" + secrets.token_hex(12),
+        )
+        ses = self.client("ses")
+        ses.verify_email_identity(EmailAddress=self.settings.sender_email)
+        domain = self.settings.sender_email.split("@", 1)[1]
+        ses.verify_domain_identity(Domain=domain)
+
+    def _synth(self) -> str:
+        from payops.app_factory import build_app
+
+        if self.outdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="payops-local-")
+            self.outdir = self._tmp.name
+        started = time.perf_counter()
+        app, _ = build_app(self.context, outdir=self.outdir, nag=False)
+        assembly = app.synth()
+        self.synth_seconds = time.perf_counter() - started
+        return assembly.directory
+
+    def _set_signing_secret(self) -> None:
+        self.signing_secret = "whsec_local" + secrets.token_hex(16)
+        sm = self.client("secretsmanager")
+        for secret in sm.list_secrets()["SecretList"]:
+            if "SigningSecret" in secret["Name"]:
+                sm.put_secret_value(SecretId=secret["ARN"], SecretString=self.signing_secret)
+                return
+        raise LocalAwsError("webhook mode: the signing secret was not deployed")
+
+    # -- sending -----------------------------------------------------------------------------
+    @property
+    def bus_name(self) -> str:
+        return self.deployed.outputs["EventBusName"]
+
+    def send(self, event: LoadedEvent) -> EventTrace:
+        envelope = event.envelope
+        stripe_event = envelope["detail"]
+        mark = RECORDER.mark()
+        before = self._snapshot()
+        started = time.perf_counter()
+        if self.settings.ingress == "partner":
+            delivery = self._put_partner(envelope)
+        else:
+            delivery = self._post_webhook(stripe_event)
+        self.settle()
+        trace = EventTrace(
+            label=event.label,
+            event_id=str(stripe_event.get("id")),
+            event_type=str(envelope.get("detail-type")),
+            delivery=delivery,
+        )
+        self._fill(trace, mark, before)
+        trace.wall_seconds = time.perf_counter() - started
+        return trace
+
+    def _put_partner(self, envelope: dict[str, Any]) -> str:
+        entry = {
+            "EventBusName": self.bus_name,
+            "Source": envelope["source"],
+            "DetailType": envelope["detail-type"],
+            "Detail": json.dumps(envelope["detail"]),
+            "Resources": envelope.get("resources", []),
+        }
+        result = self.client("events").put_events(Entries=[entry])
+        failed = result["Entries"][0]
+        return "accepted" if "EventId" in failed else f"refused: {failed.get('ErrorMessage')}"
+
+    def _post_webhook(self, stripe_event: dict[str, Any]) -> str:
+        """A signed HTTP request into the receiver's function URL, as Stripe sends it."""
+        import stripe
+
+        body = json.dumps(stripe_event, indent=2)  # Stripe sends pretty-printed JSON
+        timestamp = int(time.time())
+        signature = stripe.WebhookSignature._compute_signature(
+            f"{timestamp}.{body}", self.signing_secret
+        )
+        request = {
+            "version": "2.0",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": {
+                "content-type": "application/json; charset=utf-8",
+                "stripe-signature": f"t={timestamp},v1={signature}",
+                "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            },
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "body": body,
+            "isBase64Encoded": False,
+        }
+        receiver = self.deployed.physical_id(
+            logical_prefix="IngressReceiver", kind="AWS::Lambda::Function"
+        )
+        result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
+        response = json.loads(result["Payload"].read() or b"{}")
+        status = response.get("statusCode")
+        if status == 200:
+            return "accepted"
+        return f"refused: HTTP {status} {response.get('body')}"
+
+    # -- settling and observing ----------------------------------------------------------------
+    def _machines(self) -> list[dict[str, Any]]:
+        return self.client("stepfunctions").list_state_machines()["stateMachines"]
+
+    def _executions(self) -> dict[str, dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        found: dict[str, dict[str, Any]] = {}
+        for machine in self._machines():
+            paginator = sfn.get_paginator("list_executions")
+            for page in paginator.paginate(stateMachineArn=machine["stateMachineArn"]):
+                for execution in page["executions"]:
+                    found[execution["executionArn"]] = {**execution, "machine": machine["name"]}
+        return found
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait until no execution runs and no pipe has work: the system is at rest."""
+        from payops.localaws import pipes_bridge
+
+        deadline = time.monotonic() + timeout
+        while True:
+            moved = pipes_bridge.drain(ACCOUNT, REGION)
+            running = [e for e in self._executions().values() if e["status"] == "RUNNING"]
+            if not running and not moved:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(e["name"] for e in running)
+                raise LocalAwsError(f"not settled after {timeout:.0f} s; still running: {names}")
+            time.sleep(0.01)
+
+    def _dead_letter_queues(self) -> dict[str, str]:
+        """url -> name of every queue that is some queue's or rule target's dead-letter queue."""
+        sqs = self.client("sqs")
+        urls = sqs.list_queues().get("QueueUrls", [])
+        arns: set[str] = set()
+        for url in urls:
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+            policy = attrs.get("Attributes", {}).get("RedrivePolicy")
+            if policy:
+                arns.add(json.loads(policy)["deadLetterTargetArn"])
+        events = self.client("events")
+        for rule in events.list_rules(EventBusName=self.bus_name)["Rules"]:
+            targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=self.bus_name)
+            for target in targets["Targets"]:
+                if target.get("DeadLetterConfig", {}).get("Arn"):
+                    arns.add(target["DeadLetterConfig"]["Arn"])
+        names = {arn.rsplit(":", 1)[1] for arn in arns}
+        return {url: url.rsplit("/", 1)[1] for url in urls if url.rsplit("/", 1)[1] in names}
+
+    def _depths(self) -> dict[str, int]:
+        sqs = self.client("sqs")
+        depths = {}
+        for url, name in self._dead_letter_queues().items():
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+            depths[name] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+        return depths
+
+    def _sent_emails(self) -> list[Any]:
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends[ACCOUNT][REGION].sent_messages)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "executions": set(self._executions()),
+            "emails": len(self._sent_emails()),
+            "dlq": self._depths(),
+        }
+
+    def _fill(self, trace: EventTrace, mark: int, before: dict[str, Any]) -> None:
+        from payops.localaws.stepfunctions_bridge import simulated_seconds
+
+        facts = RECORDER.since(mark)
+        trace.rules = sorted(
+            {_short(f.data["rule"], self.stack_prefix) for f in facts if f.kind == "rule_matched"}
+        )
+        sfn = self.client("stepfunctions")
+        for arn, execution in self._executions().items():
+            if arn in before["executions"]:
+                continue
+            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            states = [
+                e["stateEnteredEventDetails"]["name"]
+                for e in history
+                if "stateEnteredEventDetails" in e
+            ]
+            trace.executions.append(
+                {
+                    "state_machine": _short(execution["machine"], self.stack_prefix),
+                    "status": execution["status"],
+                    "states": states,
+                }
+            )
+            trace.simulated_seconds += simulated_seconds(arn)
+        trace.executions.sort(key=lambda e: (e["state_machine"], e["status"]))
+        for message in self._sent_emails()[before["emails"] :]:
+            trace.emails.append(_email_summary(message))
+        trace.sns = dict(
+            Counter(
+                _short(f.data["topic"], self.stack_prefix)
+                for f in facts
+                if f.kind == "sns_published"
+            )
+        )
+        trace.table_writes = dict(
+            Counter(
+                _short(f.data["table"], self.stack_prefix) for f in facts if f.kind == "table_write"
+            )
+        )
+        trace.http_calls = [
+            {"method": f.data["method"], "url": f.data["url"], "status": f.data.get("status")}
+            for f in facts
+            if f.kind == "http_call"
+        ]
+        after = self._depths()
+        trace.dlq = {
+            _short(name, self.stack_prefix): after[name] - before["dlq"].get(name, 0)
+            for name in after
+            if after[name] > before["dlq"].get(name, 0)
+        }
+
+
+def _email_summary(message: Any) -> dict[str, str]:
+    to = getattr(message, "destinations", None) or getattr(message, "destination", None) or {}
+    if isinstance(to, dict):
+        addresses = to.get("ToAddresses", []) or to.get("to_addresses", [])
+    else:
+        addresses = list(to)
+    subject = getattr(message, "subject", None)
+    if subject is None:
+        raw = getattr(message, "raw_data", "") or ""
+        subject = next(
+            (line[9:] for line in raw.splitlines() if line.lower().startswith("subject: ")), ""
+        )
+    return {"to": ", ".join(addresses), "subject": str(subject)}
