@@ -1,0 +1,508 @@
+"""Staff notifications, the SNS->SQS fan-out and the audit trail.
+
+Messages: the synthesized rules (pattern + InputTransformer) are created in moto with the events
+bridge (EventBridge's string-template rendering and SNS delivery), each topic has an SQS
+subscriber, and the fixture event is put on the partner bus: what the queue receives is what a
+staff member would read. Audit: the real `audit-record` state machine runs in moto, fed through
+the Pipes bridge from an SQS queue subscribed to the raw-events topic.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from conftest import FIXTURES, PARTNER_SOURCE, Synthesized, load_fixture
+from moto import mock_aws
+
+from payops.asl import render
+from payops.localaws import events_bridge, pipes_bridge
+from payops.localaws import stepfunctions_bridge as sfb
+from payops.settings import Settings
+from stacks.notifications import MAX_RECEIVE_COUNT, TOPIC_OF_RULE
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DASHBOARD = Settings().stripe_dashboard_url  # the session templates use the default settings
+EXPECTED_MATCHES = json.loads((FIXTURES / "expected_matches.json").read_text())
+# The first words of each rule's message, so a topic fed by two rules can tell them apart.
+LEAD = {
+    "paid-order": "Paid order",
+    "free-order": "Free order",
+    "large-order": "Large order",
+    "awaiting-payment": "Awaiting payment",
+    "payment-failed": "Payment failed",
+    "refund": "Refunded",
+}
+CASES = [
+    "checkout.session.completed.card-paid.json",
+    "checkout.session.async_payment_succeeded.json",
+    "checkout.session.completed.no_payment_required.json",
+    "checkout.session.completed.jpy-36000.json",
+    "checkout.session.completed.konbini-unpaid.json",
+    "checkout.session.async_payment_failed.json",
+    "invoice.payment_failed.json",
+    "charge.refunded.partial.json",
+]
+
+
+_TEMPLATES: dict[int, dict[str, Any]] = {}
+
+
+def resources(synth: Synthesized, kind: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+    if id(synth) not in _TEMPLATES:  # Template.to_json() crosses into jsii: once per synthesis
+        _TEMPLATES[id(synth)] = synth.json
+    return {
+        key: value
+        for key, value in _TEMPLATES[id(synth)]["Resources"].items()
+        if value["Type"] == kind and key.startswith(prefix)
+    }
+
+
+def rule_named(synth: Synthesized, name: str) -> dict[str, Any]:
+    (rule,) = [
+        r["Properties"]
+        for r in resources(synth, "AWS::Events::Rule").values()
+        if r["Properties"]["Name"].split("-", 1)[1] == name
+    ]
+    return rule
+
+
+def ref(value: dict[str, Any]) -> str:
+    """The logical id behind a Ref or Fn::GetAtt."""
+    return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+
+
+def topic_target(synth: Synthesized, name: str) -> dict[str, Any]:
+    """The rule's target that is one of our topics (other capabilities add their own)."""
+    (target,) = [
+        t for t in rule_named(synth, name)["Targets"] if ref(t["Arn"]).startswith("Notifications")
+    ]
+    return target
+
+
+def expected_parts(rule: str, envelope: dict[str, Any]) -> list[str]:
+    """What the message for `rule` must say about this event, read from the event itself."""
+    obj = envelope["detail"]["data"]["object"]
+    if rule == "refund":
+        return [
+            obj["id"],
+            f"{obj['amount_refunded']} of {obj['amount']} {obj['currency']}",
+            obj["billing_details"]["email"],
+            f"{DASHBOARD}/payments/{obj['id']}",
+        ]
+    amount = obj["amount_total"] if obj["object"] == "checkout.session" else obj["amount_due"]
+    parts = [obj["id"], f"{amount} {obj['currency']}"]
+    if obj["object"] == "checkout.session":
+        parts.append(obj["customer_details"]["email"])
+    if rule == "payment-failed":
+        return [*parts, obj["customer"], f"{DASHBOARD}/events/{envelope['detail']['id']}"]
+    return [*parts, f"{DASHBOARD}/checkout/sessions/{obj['id']}"]
+
+
+# ------------------------------------------------------------------------------ local AWS
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[None]:
+    """One local AWS for the module (starting moto per test costs ~1 s); tests drain what they
+    read, and use their own names."""
+    was = events_bridge.is_installed(), sfb.is_installed()
+    events_bridge.install()
+    sfb.install()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        boto3.client("events", region_name=REGION).create_event_bus(
+            Name=PARTNER_SOURCE, EventSourceName=PARTNER_SOURCE
+        )
+        yield
+    if not was[0]:
+        events_bridge.uninstall()
+    if not was[1]:
+        sfb.uninstall()
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)
+
+
+def subscribed_queue(topic_arn: str, name: str) -> str:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    client("sns").subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return url
+
+
+def bodies(url: str) -> list[str]:
+    found: list[str] = []
+    while (
+        batch := client("sqs")
+        .receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        .get("Messages", [])
+    ):
+        found += [m["Body"] for m in batch]
+        client("sqs").delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+    return found
+
+
+def deploy_rule(synth: Synthesized, name: str, arn_of: dict[str, str]) -> None:
+    """The synthesized rule in moto, its targets pointed at the local resources."""
+    rule = rule_named(synth, name)
+    events = client("events")
+    events.put_rule(
+        Name=name, EventBusName=PARTNER_SOURCE, EventPattern=json.dumps(rule["EventPattern"])
+    )
+    targets = []
+    for target in rule["Targets"]:
+        if ref(target["Arn"]) not in arn_of:
+            continue  # another capability's target
+        local = {"Id": target["Id"], "Arn": arn_of[ref(target["Arn"])]}
+        if "InputTransformer" in target:
+            local["InputTransformer"] = target["InputTransformer"]
+        targets.append(local)
+    events.put_targets(Rule=name, EventBusName=PARTNER_SOURCE, Targets=targets)
+
+
+def put(envelope: dict[str, Any]) -> None:
+    result = client("events").put_events(
+        Entries=[{
+            "Source": envelope["source"],
+            "DetailType": envelope["detail-type"],
+            "Detail": json.dumps(envelope["detail"]),
+            "EventBusName": PARTNER_SOURCE,
+        }]
+    )  # fmt: skip
+    assert result["FailedEntryCount"] == 0, result
+
+
+# ------------------------------------------------------------------------------ messages
+
+
+@pytest.fixture(scope="module")
+def staff_queues(aws: None, partner: Synthesized) -> dict[str, str]:
+    """The six notification rules as synthesized; topic logical id -> a queue subscribed to it."""
+    topics = {ref(topic_target(partner, name)["Arn"]) for name in TOPIC_OF_RULE}
+    arn_of = {t: client("sns").create_topic(Name=t)["TopicArn"] for t in topics}
+    for name in TOPIC_OF_RULE:
+        deploy_rule(partner, name, arn_of)
+    return {t: subscribed_queue(arn, f"staff-{t}") for t, arn in arn_of.items()}
+
+
+@pytest.mark.parametrize("fixture", CASES)
+def test_staff_messages_read_right(
+    staff_queues: dict[str, str], partner: Synthesized, fixture: str
+) -> None:
+    topics = set(staff_queues)
+    envelope = load_fixture(f"events/{fixture}")
+    put(envelope)
+
+    received = {t: bodies(url) for t, url in staff_queues.items()}
+    expected = [r for r in EXPECTED_MATCHES[fixture] if r in TOPIC_OF_RULE]
+    assert expected, "a notification case must match a notification rule"
+    for topic in topics:
+        rules_here = [r for r in expected if ref(topic_target(partner, r)["Arn"]) == topic]
+        assert len(received[topic]) == len(rules_here), (topic, received[topic])
+    for rule in expected:
+        topic = ref(topic_target(partner, rule)["Arn"])
+        (message,) = [m for m in received[topic] if m.startswith(f'"{LEAD[rule]}')]
+        assert message.endswith('"')  # EventBridge sends a string template as a JSON string
+        for part in expected_parts(rule, envelope):
+            assert part in message, (part, message)
+        assert "<" not in message and "null" not in message, message
+
+
+def test_every_notification_rule_has_a_string_template_to_its_topic(partner: Synthesized) -> None:
+    topic_ids = {
+        attribute: key
+        for key in resources(partner, "AWS::SNS::Topic", "Notifications")
+        for attribute, prefix in (
+            ("orders", "NotificationsOrders"),
+            ("large_orders", "NotificationsLargeOrders"),
+            ("payment_problems", "NotificationsPaymentProblems"),
+        )
+        if key.startswith(prefix)
+    }
+    for name, attribute in TOPIC_OF_RULE.items():
+        target = topic_target(partner, name)
+        assert ref(target["Arn"]) == topic_ids[attribute], name
+        template = target["InputTransformer"]["InputTemplate"]
+        assert template.startswith('"') and template.endswith('"') and DASHBOARD in template
+        assert "Arn" in target["DeadLetterConfig"]
+
+
+# ------------------------------------------------------------------------------ topics
+
+
+def test_topics_enforce_ssl_and_use_the_customer_managed_key(partner: Synthesized) -> None:
+    topics = resources(partner, "AWS::SNS::Topic", "Notifications")
+    assert len(topics) == 4  # orders, large orders, payment problems, raw payment activity
+    (key_id,) = resources(partner, "AWS::KMS::Key", "Notifications")
+    policies = resources(partner, "AWS::SNS::TopicPolicy", "Notifications").values()
+    for topic_id, topic in topics.items():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        (policy,) = [p for p in policies if p["Properties"]["Topics"] == [{"Ref": topic_id}]]
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert {
+            "Effect": "Deny",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }.items() <= next(s for s in statements if s["Effect"] == "Deny").items()
+        publishers = [s for s in statements if s["Effect"] == "Allow"]
+        assert publishers and all(
+            s["Principal"] == {"Service": "events.amazonaws.com"}
+            and "RulesRule" in s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0]
+            for s in publishers
+        )
+    key_policy = resources(partner, "AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"]
+    assert any(
+        s.get("Principal") == {"Service": "events.amazonaws.com"} for s in key_policy["Statement"]
+    )
+
+
+@pytest.fixture(scope="module")
+def staffed() -> Synthesized:
+    """One extra synthesis with staff emails and a test-mode dashboard URL set."""
+    from aws_cdk.assertions import Template
+
+    from payops.app_factory import build_app
+
+    context = {
+        "ingress": "partner",
+        "stripeEventSourceName": PARTNER_SOURCE,
+        "staffEmails": "ops@shop.example.jp, owner@shop.example.jp",
+        "stripeDashboardUrl": "https://dashboard.stripe.com/test",
+    }
+    app, stack = build_app(context, nag=False)
+    return Synthesized("partner", app, stack, Template.from_stack(stack))
+
+
+def test_staff_email_subscriptions_come_from_settings(
+    partner: Synthesized, staffed: Synthesized
+) -> None:
+    def email_subscriptions(synth: Synthesized) -> set[tuple[str, str]]:
+        return {
+            (ref(s["Properties"]["TopicArn"]), s["Properties"]["Endpoint"])
+            for s in resources(synth, "AWS::SNS::Subscription").values()
+            if s["Properties"]["Protocol"] == "email"
+        }
+
+    assert email_subscriptions(partner) == set()
+    staff_topics = [
+        key
+        for key in resources(staffed, "AWS::SNS::Topic", "Notifications")
+        if "PaymentActivity" not in key
+    ]
+    assert email_subscriptions(staffed) == {
+        (topic, email)
+        for topic in staff_topics
+        for email in ("ops@shop.example.jp", "owner@shop.example.jp")
+    }
+    template = topic_target(staffed, "paid-order")["InputTransformer"]["InputTemplate"]
+    assert "https://dashboard.stripe.com/test/checkout/sessions/<id>" in template
+
+
+# ------------------------------------------------------------------------------ fan-out
+
+
+def test_fan_out_queues_each_have_a_dlq_and_accept_only_the_topic(partner: Synthesized) -> None:
+    target = topic_target(partner, "payment-activity")
+    topic_id = ref(target["Arn"])
+    assert "InputTransformer" not in target and "Arn" in target["DeadLetterConfig"]
+    subscriptions = [
+        s["Properties"]
+        for s in resources(partner, "AWS::SNS::Subscription").values()
+        if ref(s["Properties"]["TopicArn"]) == topic_id
+    ]
+    assert len(subscriptions) == 3
+    queues = resources(partner, "AWS::SQS::Queue")
+    queue_policies = resources(partner, "AWS::SQS::QueuePolicy").values()
+    dead_letters = set()
+    for sub in subscriptions:
+        assert sub["Protocol"] == "sqs" and sub["RawMessageDelivery"] is True
+        queue_id = ref(sub["Endpoint"])
+        redrive = queues[queue_id]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == MAX_RECEIVE_COUNT
+        dead_letters.add(ref(redrive["deadLetterTargetArn"]))
+        (policy,) = [p for p in queue_policies if p["Properties"]["Queues"] == [{"Ref": queue_id}]]
+        allows = [
+            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+        ]
+        assert allows == [{
+            "Action": "sqs:SendMessage",
+            "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}},
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+        }]  # fmt: skip
+    assert len(dead_letters) == 3  # each consumer has its own DLQ
+
+
+def test_audit_pipe_reads_the_audit_queue_into_an_express_workflow(partner: Synthesized) -> None:
+    ((pipe_id, pipe),) = resources(partner, "AWS::Pipes::Pipe").items()
+    props = pipe["Properties"]
+    queue = resources(partner, "AWS::SQS::Queue")[ref(props["Source"])]
+    assert "RedrivePolicy" in queue["Properties"]  # the pipe's DLQ is its queue's
+    machine_id = ref(props["Target"])
+    machine = resources(partner, "AWS::StepFunctions::StateMachine")[machine_id]
+    assert machine["Properties"]["StateMachineType"] == "EXPRESS"
+    assert props["TargetParameters"] == {
+        "StepFunctionStateMachineParameters": {"InvocationType": "REQUEST_RESPONSE"}
+    }
+    assert props["SourceParameters"] == {"SqsQueueParameters": {"BatchSize": 1}}
+    role_id = ref(props["RoleArn"])
+    statements = [
+        s
+        for p in resources(partner, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {json.dumps(s["Action"]) for s in statements} >= {'"states:StartSyncExecution"'}
+    for statement in statements:
+        target = ref(statement["Resource"])
+        assert target in (ref(props["Source"]), machine_id), statement
+
+
+# ------------------------------------------------------------------------------ audit trail
+
+
+@pytest.fixture(scope="module")
+def audit_machine(aws: None) -> str:
+    """The audit table and workflow, as the stack makes them, in moto."""
+    client("dynamodb").create_table(
+        TableName="audit",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    machine = client("stepfunctions").create_state_machine(
+        name="audit-record",
+        definition=render("audit-record", {"AuditTable": "audit"}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/audit",
+        type="EXPRESS",
+    )["stateMachineArn"]
+    return machine
+
+
+@pytest.fixture
+def audit(audit_machine: str) -> dict[str, str]:
+    """The audit workflow with an empty table."""
+    ddb = client("dynamodb")
+    for item in ddb.scan(TableName="audit")["Items"]:
+        ddb.delete_item(TableName="audit", Key={"pk": item["pk"]})
+    return {"machine": audit_machine}
+
+
+def run_audit(machine: str, *envelopes: dict[str, Any]) -> str:
+    """One run with a Pipe-shaped batch of SQS records; returns the final status."""
+    records = [{"messageId": str(i), "body": json.dumps(e)} for i, e in enumerate(envelopes)]
+    sfn = client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=machine, name=f"a{time.monotonic_ns()}", input=json.dumps(records)
+    )["executionArn"]
+    deadline = time.monotonic() + 10
+    while (run := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return run["status"]
+
+
+def audit_items() -> dict[str, dict[str, Any]]:
+    return {i["pk"]["S"]: i for i in client("dynamodb").scan(TableName="audit")["Items"]}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "amount_field"),
+    [
+        ("checkout.session.completed.card-paid.json", "amount_total"),
+        ("charge.refunded.json", "amount"),
+        ("invoice.paid.jpy-5000.json", "total"),
+        ("customer.subscription.created.incomplete.json", None),
+    ],
+)
+def test_audit_record_of_a_payment_event(
+    audit: dict[str, str], fixture: str, amount_field: str | None
+) -> None:
+    envelope = load_fixture(f"events/{fixture}")
+    event, obj = envelope["detail"], envelope["detail"]["data"]["object"]
+    assert run_audit(audit["machine"], envelope) == "SUCCEEDED"
+    assert audit_items() == {
+        event["id"]: {
+            "pk": {"S": event["id"]},
+            "type": {"S": event["type"]},
+            "created": {"N": str(event["created"])},
+            "objectId": {"S": obj["id"]},
+            "objectType": {"S": obj["object"]},
+            "amount": {"N": str(obj[amount_field])} if amount_field else {"NULL": True},
+            "currency": {"S": obj["currency"]},
+            "livemode": {"BOOL": event["livemode"]},
+            "receivedAt": {"S": envelope["time"]},
+        }
+    }
+
+
+def test_the_same_event_twice_is_recorded_once(audit: dict[str, str]) -> None:
+    first = load_fixture("events/charge.refunded.json")
+    again = json.loads(json.dumps(first))
+    again["id"], again["time"] = "b7a0a6f4-0000-4000-8000-000000000001", "2024-07-09T00:00:00Z"
+    other = load_fixture("events/invoice.paid.jpy-5000.json")
+    assert run_audit(audit["machine"], first) == "SUCCEEDED"
+    assert run_audit(audit["machine"], again, other) == "SUCCEEDED"
+    items = audit_items()
+    assert sorted(items) == sorted([first["detail"]["id"], other["detail"]["id"]])
+    assert items[first["detail"]["id"]]["receivedAt"] == {"S": first["time"]}  # the first kept
+
+
+def test_payment_activity_fans_out_and_the_pipe_writes_the_audit_trail(
+    audit: dict[str, str], partner: Synthesized
+) -> None:
+    sqs = client("sqs")
+    topic_id = ref(topic_target(partner, "payment-activity")["Arn"])
+    topic = client("sns").create_topic(Name=topic_id)["TopicArn"]
+    urls = {}
+    for name in ("chat", "ticket", "audit"):
+        dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+        redrive = {
+            "deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"],
+            "maxReceiveCount": MAX_RECEIVE_COUNT,
+        }
+        url = subscribed_queue(topic, name)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(redrive)})
+        urls[name], urls[f"{name}-dlq"] = url, dlq
+    audit_arn = sqs.get_queue_attributes(QueueUrl=urls["audit"], AttributeNames=["QueueArn"])
+    client("pipes").create_pipe(
+        Name="audit",
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipe",
+        Source=audit_arn["Attributes"]["QueueArn"],
+        SourceParameters={"SqsQueueParameters": {"BatchSize": 1}},
+        Target=audit["machine"],
+        TargetParameters={
+            "StepFunctionStateMachineParameters": {"InvocationType": "REQUEST_RESPONSE"}
+        },
+    )
+    deploy_rule(partner, "payment-activity", {topic_id: topic})
+    envelope = load_fixture("events/checkout.session.completed.card-paid.json")
+    put(envelope)
+    put(envelope)  # Stripe delivers at least once
+    client("sns").publish(TopicArn=topic, Message="not an event")  # a poison message
+
+    for name in ("chat", "ticket"):
+        delivered = [json.loads(body) for body in bodies(urls[name]) if body != "not an event"]
+        assert [e["detail"] for e in delivered] == [envelope["detail"]] * 2
+    pipes_bridge.drain()
+    assert list(audit_items()) == [envelope["detail"]["id"]]
+    assert bodies(urls["audit"]) == []
+    assert bodies(urls["audit-dlq"]) == ["not an event"]  # retried 5 times, then dead-lettered
