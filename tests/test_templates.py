@@ -27,8 +27,9 @@ def test_partner_bus_has_exactly_the_event_source_name(partner: Synthesized) -> 
     partner.template.has_resource_properties(
         "AWS::Events::EventBus", {"Name": PARTNER_SOURCE, "EventSourceName": PARTNER_SOURCE}
     )
-    partner.template.resource_count_is("AWS::Lambda::Function", 0)
-    partner.template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    functions = resources_of(partner, "AWS::Lambda::Function")
+    assert not [logical for logical in functions if logical.startswith("IngressReceiver")]
+    partner.template.resource_count_is("AWS::Lambda::Url", 1)  # the download link only
 
 
 def test_every_rule_file_becomes_a_rule_with_its_effective_pattern(
@@ -78,16 +79,19 @@ def test_webhook_mode_has_receiver_behind_function_url(webhook: Synthesized) -> 
 
 
 def test_receiver_may_only_put_on_its_bus_and_read_its_secret(webhook: Synthesized) -> None:
-    policies = resources_of(webhook, "AWS::IAM::Policy")
-    statements = [
-        s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    policies = [
+        policy
+        for logical, policy in resources_of(webhook, "AWS::IAM::Policy").items()
+        if logical.startswith("IngressReceiverRole")
     ]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert len(statements) == 3  # its logs, its bus, its secret: nothing else
     put = [s for s in statements if s["Action"] == "events:PutEvents"]
     assert len(put) == 1 and "WebhookBus" in json.dumps(put[0]["Resource"])
     reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
     assert len(reads) == 1 and "SigningSecret" in json.dumps(reads[0]["Resource"])
-    for statement in statements:
-        assert statement["Resource"] != "*", statement
+    logs = [s for s in statements if s["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]]
+    assert len(logs) == 1 and "ReceiverLogs" in json.dumps(logs[0]["Resource"])
 
 
 def test_no_secret_value_in_templates(synthesized: Synthesized) -> None:

@@ -277,6 +277,7 @@ class FakeStripe:
             self.refunds: dict[str, dict[str, Any]] = {}
             self.subscriptions: dict[str, dict[str, Any]] = {}
             self.payment_intents: dict[str, dict[str, Any]] = {}
+            self.invoices: dict[str, dict[str, Any]] = {}
             self._charges: dict[str, dict[str, Any]] = {}
 
     @property
@@ -297,28 +298,8 @@ class FakeStripe:
         """Seed a succeeded PaymentIntent (with its charge) that refunds can target."""
         with self._lock:
             pi_id = id or _new_id("pi_")
-            charge_id = _new_id("ch_")
-            intent = {
-                "id": pi_id,
-                "object": "payment_intent",
-                "amount": amount,
-                "amount_received": amount,
-                "currency": currency,
-                "created": _now(),
-                "latest_charge": charge_id,
-                "livemode": False,
-                "metadata": {},
-                "status": "succeeded",
-            }
-            self.payment_intents[pi_id] = intent
-            self._charges[charge_id] = {
-                "id": charge_id,
-                "payment_intent": pi_id,
-                "amount": amount,
-                "amount_refunded": 0,
-                "currency": currency,
-            }
-            return dict(intent)
+            self._seed_intent(pi_id, {"amount": amount, "currency": currency})
+            return dict(self.payment_intents[pi_id])
 
     def add_subscription(
         self,
@@ -356,6 +337,77 @@ class FakeStripe:
             }
             self.subscriptions[sub_id] = subscription
             return dict(subscription)
+
+    def add_invoice(self, invoice_id: str, payment_intent: str | None) -> dict[str, Any]:
+        """Seed an invoice (paid when it has a PaymentIntent) for GET /v1/invoices/{id}."""
+        with self._lock:
+            self.invoices[invoice_id] = {
+                "id": invoice_id,
+                "object": "invoice",
+                "payment_intent": payment_intent,
+                "status": "paid" if payment_intent else "open",
+            }
+            return dict(self.invoices[invoice_id])
+
+    def observe(self, stripe_event: dict[str, Any]) -> None:
+        """Learn the objects a Stripe event carries, as Stripe knows them when it sends it.
+
+        Replays call this before delivering an event, so workflows that read objects back
+        (GET /v1/subscriptions/{id}, /v1/invoices/{id}) see the state the event describes.
+        """
+        obj = (stripe_event.get("data") or {}).get("object") or {}
+        kind, obj_id = obj.get("object"), obj.get("id")
+        if not isinstance(obj_id, str):
+            return
+        with self._lock:
+            if kind == "subscription":
+                known = self.subscriptions.get(obj_id, {})
+                self.subscriptions[obj_id] = {**known, **obj}
+                invoice = obj.get("latest_invoice")
+                if isinstance(invoice, str) and invoice not in self.invoices:
+                    intent = _new_id("pi_")
+                    self.invoices[invoice] = {
+                        "id": invoice,
+                        "object": "invoice",
+                        "payment_intent": intent,
+                        "status": "paid",
+                    }
+                    self._seed_intent(intent, obj)
+            elif kind == "invoice":
+                self.invoices[obj_id] = {**self.invoices.get(obj_id, {}), **obj}
+                intent = obj.get("payment_intent")
+                if isinstance(intent, str) and intent not in self.payment_intents:
+                    self._seed_intent(
+                        intent,
+                        {
+                            "currency": obj.get("currency", "jpy"),
+                            "amount": obj.get("amount_paid") or obj.get("total"),
+                        },
+                    )
+
+    def _seed_intent(self, intent_id: str, source: dict[str, Any]) -> None:
+        amount = source.get("amount")
+        amount = 1000 if amount is None else amount
+        charge_id = _new_id("ch_")
+        self.payment_intents[intent_id] = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": amount,
+            "currency": source.get("currency", "jpy"),
+            "created": _now(),
+            "latest_charge": charge_id,
+            "livemode": False,
+            "metadata": {},
+            "status": "succeeded",
+        }
+        self._charges[charge_id] = {
+            "id": charge_id,
+            "payment_intent": intent_id,
+            "amount": amount,
+            "amount_refunded": 0,
+            "currency": source.get("currency", "jpy"),
+        }
 
     # -- request handling (called from the server threads)
     def handle(
@@ -472,6 +524,15 @@ class FakeStripe:
             return 200, self._create_promotion_code(params)
         if path == "/v1/refunds" and method == "POST":
             return 200, self._create_refund(params)
+        match = re.fullmatch(r"/v1/invoices/([^/]+)", path)
+        if match and method == "GET":
+            _allow(params, set())
+            invoice = self.invoices.get(match.group(1))
+            if invoice is None:
+                raise StripeError(
+                    404, f"No such invoice: '{match.group(1)}'", code="resource_missing"
+                )
+            return 200, dict(invoice)
         match = re.fullmatch(r"/v1/subscriptions/([^/]+)", path)
         if match and method == "GET":
             _allow(params, set())

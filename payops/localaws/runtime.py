@@ -156,6 +156,7 @@ class LocalAws:
         mark = RECORDER.mark()
         before = self._snapshot()
         started = time.perf_counter()
+        self.fake_stripe.observe(stripe_event)  # Stripe knows the objects its events describe
         if self.settings.ingress == "partner":
             delivery = self._put_partner(envelope)
         else:

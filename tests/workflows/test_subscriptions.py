@@ -5,7 +5,7 @@ to the fake Stripe API, simulated Wait/Retry time) and the CloudFormation bridge
 fails to create leaves the stack CREATE_FAILED, as on AWS). The customer template is the bundled
 provisioning/customer-stack.json, served from moto's S3 as the CDK asset would be.
 
-FakeStripe has no GET /v1/invoices/{id}; `InvoicingFakeStripe` below adds a minimal one (the
+FakeStripe has no GET /v1/invoices/{id}; `FakeStripe` below adds a minimal one (the
 2024-06-20 shape the workflow pins: an invoice with its `payment_intent`).
 """
 
@@ -29,7 +29,7 @@ from moto import mock_aws
 from payops.asl import render
 from payops.localaws import cloudformation_bridge as cfb
 from payops.localaws import stepfunctions_bridge as sfb
-from payops.localaws.fake_stripe import FakeStripe, StripeCall, StripeError
+from payops.localaws.fake_stripe import FakeStripe, StripeCall
 from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.stripe_api import STRIPE_API_VERSION
 from stacks.subscriptions import STACK_PREFIX
@@ -46,36 +46,6 @@ TEMPLATE = ROOT / "provisioning" / "customer-stack.json"
 BROKEN_TEMPLATE = {
     "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "not valid!"}}}
 }
-
-
-class InvoicingFakeStripe(FakeStripe):
-    """FakeStripe plus GET /v1/invoices/{id} for invoices seeded with `add_invoice`."""
-
-    def reset(self) -> None:
-        super().reset()
-        self.invoices: dict[str, dict[str, Any]] = {}
-
-    def add_invoice(self, invoice_id: str, payment_intent: str | None) -> None:
-        self.invoices[invoice_id] = {
-            "id": invoice_id,
-            "object": "invoice",
-            "payment_intent": payment_intent,
-            "status": "paid" if payment_intent else "open",
-        }
-
-    def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict]:
-        match = re.fullmatch(r"/v1/invoices/([^/]+)", path)
-        if match and method == "GET":
-            params.pop("expand", None)
-            if params:
-                raise StripeError(400, f"Received unknown parameter: {next(iter(params))}")
-            invoice = self.invoices.get(match.group(1))
-            if invoice is None:
-                raise StripeError(
-                    404, f"No such invoice: '{match.group(1)}'", code="resource_missing"
-                )
-            return 200, dict(invoice)
-        return super()._route(method, path, params)
 
 
 @dataclass
@@ -101,7 +71,7 @@ class Run:
 class Local:
     machines: dict[str, str]  # "provision" / "deprovision" / "broken" -> state machine ARN
     alerts_queue: str
-    stripe: InvoicingFakeStripe
+    stripe: FakeStripe
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)
@@ -152,7 +122,7 @@ def local() -> Iterator[Local]:
     cfb.install()
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        InvoicingFakeStripe() as fake,
+        FakeStripe() as fake,
     ):
         sfb.set_http_routes({"https://api.stripe.com": fake.url})
         boto3.client("dynamodb", region_name=REGION).create_table(
