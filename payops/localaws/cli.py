@@ -76,7 +76,7 @@ def cmd_local(args: argparse.Namespace, context: dict[str, str]) -> int:
     from payops.localaws import bridges
 
     with LocalAws(context) as local:
-        counts = Counter(r["type"] for r in local.deployed.resources.values())
+        counts = Counter(r["Type"] for r in local.deployed.template["Resources"].values())
         print(
             f"deployed {local.deployed.stack_name} ({local.settings.ingress} ingress) into the "
             f"local AWS: synth {local.synth_seconds:.1f} s, deploy {local.deploy_seconds:.1f} s"
