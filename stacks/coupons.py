@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.idempotency import CLAIM_TTL_SECONDS
-from stacks.nag import acknowledge
 from stacks.shared import Shared
 from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
 from stacks.workflow import Workflow
@@ -56,47 +53,7 @@ class Coupons(Construct):
         self.state_machine = self.workflow.state_machine
         role = self.state_machine.role
         shared.idempotency.grant_claims(role)
-        shared.alerts.grant_publish(role)
-        grant_send_email(role, settings.sender_email)
+        self.workflow.grant_alerts(shared.alerts)
+        self.workflow.grant_send_email(settings.sender_email)
         self.stripe_api.grant_invoke(self, self.state_machine, methods=["POST"])
-        acknowledge_workflow(self.workflow)
         shared.catalogue.add_target(RULE, shared.targets.state_machine(self.state_machine))
-
-
-def grant_send_email(role: iam.IRole, sender: str) -> None:
-    """sesv2:SendEmail from `sender`: SES authorises the address, or its verified domain.
-
-    In the SES sandbox SES also checks the recipient's identity; production access has no such
-    check, so the recipients are not granted here.
-    """
-    stack = Stack.of(role)
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["ses:SendEmail"],
-            resources=[
-                stack.format_arn(service="ses", resource="identity", resource_name=identity)
-                for identity in (sender, sender.split("@", 1)[1])
-            ],
-        )
-    )
-
-
-def acknowledge_workflow(workflow: Workflow) -> None:
-    """The cdk-nag findings every Stripe-calling workflow shares, with the reason each is fine."""
-    acknowledge(
-        workflow,
-        "IAM5[Resource::*]",
-        "Only CloudWatch Logs delivery and X-Ray actions, which support no resource-level "
-        "permissions; every data-plane action of the workflow is scoped to its resource.",
-    )
-    acknowledge(
-        workflow,
-        "IAM5[Action::kms:GenerateDataKey*]",
-        "CDK's grant to publish to the KMS-encrypted staff alerts topic, on that key only.",
-    )
-    acknowledge(
-        workflow,
-        "SF1",
-        "Executions log at ERROR level without payloads: customer emails stay out of logs, "
-        "and every failure still reaches the log group and the staff alert topic.",
-    )

@@ -15,7 +15,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.nag import acknowledge
 from stacks.shared import Shared
 from stacks.workflow import Workflow
 
@@ -58,23 +57,6 @@ class CustomerMirror(Construct):
         self.workflow.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.table.table_arn])
         )
-        acknowledge_workflow(self.workflow)
         shared.catalogue.add_target(
             "customer-changed", shared.targets.state_machine(self.workflow.state_machine)
         )
-
-
-def acknowledge_workflow(workflow: Workflow) -> None:
-    """The findings every Workflow brings: log delivery / X-Ray wildcards and ERROR-level logs."""
-    acknowledge(
-        workflow,
-        "IAM5[Resource::*]",
-        "Only CloudWatch Logs delivery and X-Ray actions, which support no resource-level "
-        "permissions; every data-plane action of the workflow is scoped to its resource.",
-    )
-    acknowledge(
-        workflow,
-        "SF1",
-        "Executions log at ERROR level without payloads: customer emails stay out of logs, "
-        "and every failure still reaches the log group.",
-    )

@@ -19,7 +19,6 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.customer_mirror import acknowledge_workflow
 from stacks.nag import acknowledge
 from stacks.shared import Shared
 from stacks.targets import RETRY_POLICY, encrypted_queue
@@ -230,7 +229,6 @@ class Notifications(Construct):
             substitutions={"AuditTable": self.audit_table.table_name},
         )
         self.audit_table.grant(self.audit.role, "dynamodb:PutItem")
-        acknowledge_workflow(self.audit)
         audit_queue = self.queues["Audit"]
         role = iam.Role(
             self,

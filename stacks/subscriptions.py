@@ -21,7 +21,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.coupons import acknowledge_workflow
 from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.nag import acknowledge
 from stacks.shared import Shared
@@ -133,7 +132,7 @@ class Subscriptions(Construct):
         ):  # fmt: skip
             role = workflow.state_machine.role
             shared.idempotency.grant_claims(role)
-            shared.alerts.grant_publish(role)
+            workflow.grant_alerts(shared.alerts)
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(stack_actions), resources=[stacks_arn])
             )
@@ -142,7 +141,6 @@ class Subscriptions(Construct):
                     actions=list(template_actions), resources=[template_resources_arn]
                 )
             )
-            acknowledge_workflow(workflow)
             acknowledge(
                 workflow,
                 f"IAM5[Resource::{_NAG_ARN}:cloudformation:{_NAG_SCOPE}:stack/{STACK_PREFIX}*/*]",

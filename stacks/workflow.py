@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from payops.asl import render
+from stacks.nag import acknowledge
 
 
 class Workflow(Construct):
@@ -41,7 +44,6 @@ class Workflow(Construct):
             "StateMachine",
             # Named after the ASL file, so traces and the console say which workflow ran.
             state_machine_name=f"{Stack.of(self).stack_name}-{asl}",
-            comment=f"{asl} ({kind.lower()}: {why})",
             definition_body=sfn.DefinitionBody.from_string(render(asl, substitutions)),
             state_machine_type=sfn.StateMachineType[kind],
             tracing_enabled=True,
@@ -51,3 +53,42 @@ class Workflow(Construct):
             ),
         )
         self.role = self.state_machine.role
+        self.why = why  # kept in code: CDK drops `comment` for string definitions
+        acknowledge(
+            self,
+            "IAM5[Resource::*]",
+            "Only CloudWatch Logs delivery and X-Ray actions, which support no resource-level "
+            "permissions; every data-plane action of the workflow is scoped to its resource.",
+        )
+        acknowledge(
+            self,
+            "SF1",
+            "Executions log at ERROR level without payloads: customer emails stay out of logs, "
+            "and every failure still reaches the log group.",
+        )
+
+    def grant_send_email(self, sender: str) -> None:
+        """sesv2:SendEmail from `sender`: SES authorises the address, or its verified domain.
+
+        In the SES sandbox SES also checks the recipient's identity; production access has no
+        such check, so recipients are not granted here.
+        """
+        stack = Stack.of(self)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[
+                    stack.format_arn(service="ses", resource="identity", resource_name=identity)
+                    for identity in (sender, sender.split("@", 1)[1])
+                ],
+            )
+        )
+
+    def grant_alerts(self, topic: sns.ITopic) -> None:
+        """Let the workflow alert staff on the (KMS-encrypted) payment problems topic."""
+        topic.grant_publish(self.role)
+        acknowledge(
+            self,
+            "IAM5[Action::kms:GenerateDataKey*]",
+            "CDK's grant to publish to the KMS-encrypted staff alerts topic, on that key only.",
+        )

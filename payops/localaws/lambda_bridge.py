@@ -202,11 +202,54 @@ def _is_from(module: ModuleType, code_dir: Path) -> bool:
     return any(isinstance(loc, str) and loc.startswith(root) for loc in locations)
 
 
+_thread_env = threading.local()
+
+
+class _ThreadOverlayEnviron(os._Environ):  # type: ignore[misc,name-defined]
+    """os.environ, plus the running Lambda's variables for the thread that runs it only.
+
+    Rewriting the real os.environ for a call (and clearing it afterwards) races with moto's
+    Step Functions threads, which read AWS_* variables at the same time: they saw keys vanish.
+    The overlay shares the real environment's storage, so everything else is unchanged.
+    """
+
+    def __init__(self, base: Any) -> None:
+        super().__init__(
+            base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue
+        )
+
+    def _overlay(self) -> dict[str, str]:
+        return getattr(_thread_env, "env", None) or {}
+
+    def __getitem__(self, key: str) -> str:
+        overlay = self._overlay()
+        return overlay[key] if key in overlay else super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._overlay() or super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = self._overlay()
+        yield from overlay
+        yield from (key for key in super().__iter__() if key not in overlay)
+
+    def __len__(self) -> int:
+        return len(set(self._overlay()) | set(super().__iter__()))
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+
+def _install_environ_overlay() -> None:
+    if not isinstance(os.environ, _ThreadOverlayEnviron):
+        os.environ = _ThreadOverlayEnviron(os.environ)  # noqa: B003 (same storage, not a reset)
+
+
 @contextlib.contextmanager
 def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
     """The function's directory, modules and environment, only for the duration of the call."""
+    _install_environ_overlay()
     saved_path = list(sys.path)
-    saved_env = dict(os.environ)
     names = _top_level_names(container.code_dir)
     shadowed = {
         name: module
@@ -217,7 +260,7 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
         del sys.modules[name]
     sys.modules.update(container.private_modules)
     sys.path.insert(0, str(container.code_dir))
-    os.environ.update(env)
+    _thread_env.env = dict(env)
     try:
         yield
     finally:
@@ -227,8 +270,7 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
                 del sys.modules[name]
         sys.modules.update(shadowed)
         sys.path[:] = saved_path
-        os.environ.clear()
-        os.environ.update(saved_env)
+        _thread_env.env = None
 
 
 def _load_handler(container: _Container, function_name: str) -> Any:
