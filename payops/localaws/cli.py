@@ -112,13 +112,13 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
         elapsed = time.perf_counter() - started
         summary = summarize(traces)
         if args.json:
-            print(json.dumps(summary))
+            print(json.dumps(summary, ensure_ascii=False))
         else:
             print(
                 f"\nreplayed {len(events)} events in {elapsed:.1f} s "
                 f"(deploy {local.deploy_seconds:.1f} s); summary:"
             )
-            print(json.dumps(summary, indent=2))
+            print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 1 if failed else 0
 
 

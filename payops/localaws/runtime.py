@@ -10,6 +10,9 @@ settled, and returns what happened (an `EventTrace`).
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 import secrets
 import tempfile
 import time
@@ -53,6 +56,22 @@ def _short(name: str, prefix: str) -> str:
     return name[len(prefix) :] if name.startswith(prefix) else name
 
 
+_CDK_HASH = re.compile(r"[0-9A-F]{8}$")
+
+
+def _friendly_names(physical_ids: dict[str, str]) -> dict[str, str]:
+    """Physical name (or the last part of an ARN / URL) -> the construct path CDK named it from.
+
+    CloudFormation names topics, queues and tables "<LogicalId>-<random>"; the trace shows
+    "NotificationsOrders" rather than "NotificationsOrdersE5BDA9DE-0YUHKLBMONZV".
+    """
+    names = {}
+    for logical, physical in physical_ids.items():
+        short = re.split(r"[:/]", physical)[-1]
+        names[short] = _CDK_HASH.sub("", logical)
+    return names
+
+
 class LocalAws:
     def __init__(self, context: dict[str, Any] | None = None, *, outdir: str | None = None):
         self.context = dict(context or {})
@@ -80,6 +99,12 @@ class LocalAws:
         from payops.localaws.fake_stripe import FakeStripe
         from payops.localaws.stepfunctions_bridge import set_http_routes
 
+        # One region, for everything: boto3 sessions made before a Lambda call starts do not see
+        # the function's own AWS_REGION (lambda_bridge overlays it per thread).
+        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+        # moto logs every error a state machine catches (Catch/Retry paths) at ERROR level;
+        # the trace reports execution outcomes, so its interpreter's log is noise here.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         install_bridges()
@@ -96,6 +121,7 @@ class LocalAws:
         from payops.app_factory import STACK_NAME
 
         self.stack_prefix = f"{STACK_NAME}-"
+        self.names = _friendly_names(self.deployed.physical_ids)
         if self.settings.ingress == "webhook":
             self._set_signing_secret()
         return self
@@ -206,8 +232,9 @@ class LocalAws:
             "body": body,
             "isBase64Encoded": False,
         }
-        receiver = self.deployed.physical_id(
-            logical_prefix="IngressReceiver", kind="AWS::Lambda::Function"
+        functions = self.deployed.resources_of("AWS::Lambda::Function")
+        receiver = next(
+            p for logical, p in functions.items() if logical.startswith("IngressReceiver")
         )
         result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
         response = json.loads(result["Payload"].read() or b"{}")
@@ -286,6 +313,9 @@ class LocalAws:
             "dlq": self._depths(),
         }
 
+    def _name(self, physical: str) -> str:
+        return self.names.get(physical) or _short(physical, self.stack_prefix)
+
     def _fill(self, trace: EventTrace, mark: int, before: dict[str, Any]) -> None:
         from payops.localaws.stepfunctions_bridge import simulated_seconds
 
@@ -315,16 +345,10 @@ class LocalAws:
         for message in self._sent_emails()[before["emails"] :]:
             trace.emails.append(_email_summary(message))
         trace.sns = dict(
-            Counter(
-                _short(f.data["topic"], self.stack_prefix)
-                for f in facts
-                if f.kind == "sns_published"
-            )
+            Counter(self._name(f.data["topic"]) for f in facts if f.kind == "sns_published")
         )
         trace.table_writes = dict(
-            Counter(
-                _short(f.data["table"], self.stack_prefix) for f in facts if f.kind == "table_write"
-            )
+            Counter(self._name(f.data["table"]) for f in facts if f.kind == "table_write")
         )
         trace.http_calls = [
             {"method": f.data["method"], "url": f.data["url"], "status": f.data.get("status")}
@@ -333,7 +357,7 @@ class LocalAws:
         ]
         after = self._depths()
         trace.dlq = {
-            _short(name, self.stack_prefix): after[name] - before["dlq"].get(name, 0)
+            self._name(name): after[name] - before["dlq"].get(name, 0)
             for name in after
             if after[name] > before["dlq"].get(name, 0)
         }
