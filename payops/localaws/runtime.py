@@ -141,10 +141,12 @@ class LocalAws:
     def _prerequisites(self) -> None:
         """What the user creates before `cdk deploy` (see the README's deployment guide)."""
         # A throwaway test-mode key for the fake Stripe API; generated, never stored.
-        self.client("secretsmanager").create_secret(
-            Name=self.settings.stripe_api_key_secret_name,
-            SecretString="sk_test_local" + secrets.token_hex(12),
-        )
+        sm = self.client("secretsmanager")
+        key = "sk_test_local" + secrets.token_hex(12)
+        try:
+            sm.create_secret(Name=self.settings.stripe_api_key_secret_name, SecretString=key)
+        except sm.exceptions.ResourceExistsException:  # a second LocalAws in one process
+            sm.put_secret_value(SecretId=self.settings.stripe_api_key_secret_name, SecretString=key)
         ses = self.client("ses")
         ses.verify_email_identity(EmailAddress=self.settings.sender_email)
         domain = self.settings.sender_email.split("@", 1)[1]

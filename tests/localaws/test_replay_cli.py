@@ -1,0 +1,51 @@
+"""`payops replay --json` and `payops local` as a user runs them (own module: own local AWS)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "events"
+
+
+def test_replay_cli_prints_one_summary_object(capsys: pytest.CaptureFixture[str]) -> None:
+    from payops.cli import main
+
+    status = main(["replay", str(EXAMPLES / "01-card-order-paid.json"), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert summary["events"] == 1
+    assert summary["executions"]["fulfilment"] == {"SUCCEEDED": 1}
+    assert summary["emails"] == [
+        {
+            "to": "hanako.sato@example.jp",
+            "subject": "Your download is ready / ダウンロードのご案内: ebook-aws-patterns",
+        }
+    ]
+
+
+def test_replay_reports_bad_files_and_still_replays_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from payops.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    status = main(["replay", str(bad), str(EXAMPLES / "04-payment-failed.json"), "--json"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.strip().startswith(f"error: {bad}: not valid JSON")
+    assert json.loads(captured.out)["rules"] == {"payment-activity": 1, "payment-failed": 1}
+
+
+def test_local_deploys_and_lists_what_it_asserted(capsys: pytest.CaptureFixture[str]) -> None:
+    from payops.cli import main
+
+    assert main(["local"]) == 0
+    out = capsys.readouterr().out
+    assert "into the local AWS" in out
+    assert "AWS::StepFunctions::StateMachine" in out and "AWS::Events::Rule" in out
+    assert "moto gaps bridged:" in out
