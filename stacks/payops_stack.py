@@ -13,6 +13,7 @@ from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
 from stacks.notifications import Notifications
+from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
@@ -43,6 +44,7 @@ class PayOpsStack(Stack):
         self.coupons = Coupons(self, "Coupons", shared=shared)
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
+        self.operations = Operations(self, "Operations", shared=shared)
 
         CfnOutput(self, "EventBusName", value=self.ingress.bus_name)
         if self.ingress.receiver_url is not None:
