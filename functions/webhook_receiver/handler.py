@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ DEFAULT_MAX_BODY_BYTES = 262144
 # A rotated secret is picked up by at most one refetch per this many seconds per container, which
 # also caps the Secrets Manager calls a flood of forged requests can cause.
 SECRET_REFETCH_AFTER_SECONDS = 60.0
+MAX_TIMESTAMP = 2**33  # year 2242: far past any real Stripe timestamp, far below float overflow
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 _JSON_HEADERS = {"content-type": "application/json"}
 _BOTO_CONFIG = BotoConfig(
@@ -186,7 +189,15 @@ def _verify(payload: str, header: str | None, settings: Settings) -> None:
         )
     except Exception:
         timestamp, signatures = None, []
-    if timestamp is None or not signatures:
+    # A v1 signature is 64 hex digits and t a plausible epoch second: anything else is forged or
+    # broken, and must not reach the HMAC comparison (it raises TypeError on non-ASCII text) or
+    # the tolerance arithmetic (OverflowError on a 400-digit t).
+    if (
+        timestamp is None
+        or not signatures
+        or not 0 < timestamp < MAX_TIMESTAMP
+        or not all(_HEX64.fullmatch(signature) for signature in signatures)
+    ):
         raise _Reject(400, "signature_malformed", "The Stripe-Signature header is malformed.")
     # stripe-python rejects only timestamps that are too old; a far-future one would stay
     # replayable for as long as it is in the future. Checked before the HMAC so that a stale or
