@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-import time
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import Synthesized, load_fixture
+from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
 
 from payops.asl import render
@@ -37,25 +36,6 @@ ORDER = "checkout.session.completed.jpy-36000.json"
 
 
 @dataclass
-class Run:
-    arn: str
-    status: str
-    error: str | None
-    history: list[dict[str, Any]]
-
-    def states(self) -> list[str]:
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.history
-            if "stateEnteredEventDetails" in e
-        ]
-
-    @property
-    def simulated_seconds(self) -> float:
-        return sfb.simulated_seconds(self.arn)
-
-
-@dataclass
 class Local:
     machine_arn: str
     table: str
@@ -63,38 +43,18 @@ class Local:
     stripe: FakeStripe
     api_key: str
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+    client = staticmethod(client)
+    finish = staticmethod(finish)
+    emails = staticmethod(sent_emails)
 
     def start(self, envelope: dict[str, Any]) -> str:
-        return self.client("stepfunctions").start_execution(
-            stateMachineArn=self.machine_arn,
-            name=f"run-{uuid.uuid4().hex[:12]}",
-            input=json.dumps(envelope),
-        )["executionArn"]
-
-    def finish(self, arn: str, timeout: float = 15.0) -> Run:
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, f"execution still running: {arn}"
-            time.sleep(0.02)
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        return Run(arn, described["status"], described.get("error"), history)
+        return start(self.machine_arn, envelope)
 
     def run(self, envelope: dict[str, Any]) -> Run:
         return self.finish(self.start(envelope))
 
-    def emails(self) -> list[Any]:
-        from moto.ses.models import ses_backends
-
-        return list(ses_backends[ACCOUNT][REGION].sent_messages)
-
     def alerts(self) -> list[dict[str, Any]]:
-        messages = self.client("sqs").receive_message(
-            QueueUrl=self.alerts_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        )
-        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+        return queued_json(self.alerts_queue)
 
     def claim(self, event_id: str) -> dict[str, Any] | None:
         return (

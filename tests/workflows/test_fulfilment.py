@@ -22,6 +22,7 @@ import boto3
 import pytest
 import requests
 from conftest import ROOT, Synthesized, load_fixture
+from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
 
 from payops.asl import render
@@ -49,22 +50,6 @@ UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 @dataclass
-class Run:
-    arn: str
-    status: str
-    error: str | None
-    history: list[dict[str, Any]]
-
-    def states(self) -> list[str]:
-        """Names of the states entered, in order."""
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.history
-            if "stateEnteredEventDetails" in e
-        ]
-
-
-@dataclass
 class Local:
     machine_arn: str
     claims: str
@@ -73,39 +58,18 @@ class Local:
     bucket: str
     alerts_queue: str
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+    client = staticmethod(client)
+    finish = staticmethod(finish)
+    emails = staticmethod(sent_emails)
 
     def start(self, envelope: dict[str, Any]) -> str:
-        return self.client("stepfunctions").start_execution(
-            stateMachineArn=self.machine_arn,
-            name=f"run-{uuid.uuid4().hex[:12]}",
-            input=json.dumps(envelope),
-        )["executionArn"]
-
-    def finish(self, arn: str, timeout: float = 15.0) -> Run:
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, f"execution still running: {arn}"
-            time.sleep(0.02)
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        return Run(arn, described["status"], described.get("error"), history)
+        return start(self.machine_arn, envelope)
 
     def run(self, envelope: dict[str, Any]) -> Run:
         return self.finish(self.start(envelope))
 
-    def emails(self) -> list[Any]:
-        from moto.ses.models import ses_backends
-
-        return list(ses_backends[ACCOUNT][REGION].sent_messages)
-
     def alerts(self) -> list[dict[str, Any]]:
-        sqs = self.client("sqs")
-        messages = sqs.receive_message(
-            QueueUrl=self.alerts_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
+        return queued_json(self.alerts_queue)
 
     def claim(self, event_id: str) -> dict[str, Any] | None:
         return self._get(self.claims, {"pk": {"S": f"fulfilment#{event_id}"}})

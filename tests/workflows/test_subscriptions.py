@@ -15,8 +15,6 @@ import copy
 import json
 import re
 import secrets
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import ROOT, Synthesized, load_fixture
+from harness import Run, client, finish, queued_json, start
 from moto import mock_aws
 
 from payops.asl import render
@@ -49,46 +48,15 @@ BROKEN_TEMPLATE = {
 
 
 @dataclass
-class Run:
-    arn: str
-    status: str
-    error: str | None
-    history: list[dict[str, Any]]
-
-    def states(self) -> list[str]:
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.history
-            if "stateEnteredEventDetails" in e
-        ]
-
-    @property
-    def simulated_seconds(self) -> float:
-        return sfb.simulated_seconds(self.arn)
-
-
-@dataclass
 class Local:
     machines: dict[str, str]  # "provision" / "deprovision" / "broken" -> state machine ARN
     alerts_queue: str
     stripe: FakeStripe
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+    client = staticmethod(client)
 
     def run(self, machine: str, envelope: dict[str, Any], timeout: float = 15.0) -> Run:
-        sfn = self.client("stepfunctions")
-        arn = sfn.start_execution(
-            stateMachineArn=self.machines[machine],
-            name=f"run-{uuid.uuid4().hex[:12]}",
-            input=json.dumps(envelope),
-        )["executionArn"]
-        deadline = time.monotonic() + timeout
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, f"execution still running: {arn}"
-            time.sleep(0.02)
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        return Run(arn, described["status"], described.get("error"), history)
+        return finish(start(self.machines[machine], envelope), timeout)
 
     def stacks(self) -> dict[str, dict[str, Any]]:
         """Live stacks by name."""
@@ -100,10 +68,7 @@ class Local:
         return self.client("sqs").list_queues().get("QueueUrls", [])
 
     def alerts(self) -> list[dict[str, Any]]:
-        messages = self.client("sqs").receive_message(
-            QueueUrl=self.alerts_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        )
-        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+        return queued_json(self.alerts_queue)
 
     def claim(self, workflow: str, event_id: str) -> dict[str, Any] | None:
         key = {"pk": {"S": f"{workflow}#{event_id}"}}
