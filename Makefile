@@ -45,3 +45,12 @@ demo: setup
 
 clean:
 	rm -rf cdk.out build .pytest_cache
+
+# Speed and cost, measured on this machine (about 10 minutes): the table goes to docs/BENCH.md.
+.PHONY: bench diagrams
+bench: setup
+	$(PY) -m bench.run --with-suite
+
+# Mermaid pictures from the synthesized template and statemachines/*.asl.json, into docs/.
+diagrams: setup
+	$(PY) -m payops.diagram

@@ -108,6 +108,16 @@ JUSTIFIED_WILDCARDS: tuple[Justified, ...] = (
         principals=("Service=events.amazonaws.com",),
     ),
     Justified(
+        reason="CloudWatch alarms notifying the KMS-encrypted staff alerts topic (the statement "
+        "AWS documents for alarms on an encrypted topic); in a key policy '*' means this key, and "
+        "publishing still needs the topic policy, which admits only this stack's alarms.",
+        effect="Allow",
+        kinds=frozenset({"key"}),
+        actions=frozenset({"kms:Decrypt", "kms:GenerateDataKey*"}),
+        star_resource=True,
+        principals=("Service=cloudwatch.amazonaws.com",),
+    ),
+    Justified(
         reason="CDK's grant to publish to a KMS-encrypted topic: on that one key's ARN only, and "
         "GenerateDataKey* only covers the data-key variants.",
         effect="Allow",

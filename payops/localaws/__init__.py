@@ -14,6 +14,7 @@ BRIDGE_MODULES = (
     "cloudformation_bridge",
     "pipes_bridge",
     "observe",
+    "speedups",  # not gaps: speed only (speedups.SPEEDUPS)
 )
 
 

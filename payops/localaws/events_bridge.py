@@ -11,6 +11,10 @@
 - `EventsHandler.test_event_pattern` / `EventsBackend.test_event_pattern`: a real Result.
 - `EventsBackend._normalize_event_bus_arn`, `create_event_bus`, `put_events` and
   `put_partner_events`: partner event buses (`aws.partner/...` names) and reserved sources.
+- `EventsBackend.put_events` also refuses a request whose entries are over PutEvents' size limit,
+  and a Step Functions target whose input is over StartExecution's limit fails (dead-letters).
+- `Replay.replay_events`: replays into partner buses, within the replay's time window, to the
+  Destination's FilterArns rules only, with one new id per replayed event.
 
 One delivery attempt is made per target; a failure goes straight to the target's DLQ, as AWS
 does for a missing resource or permission (retries of transient errors are not modelled).
@@ -19,6 +23,7 @@ does for a missing resource or permission (retries of transient errors are not m
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 import time
@@ -54,12 +59,29 @@ BRIDGES: dict[str, str] = {
         "aws.partner/... buses: created with their event source (as CloudFormation's "
         "EventSourceName does), found by full name or ARN, fed by PutPartnerEvents"
     ),
+    "events.replay": (
+        "StartReplay replays into partner buses (moto looks up the last path segment of the "
+        "bus name), only events inside EventStartTime..EventEndTime and only to the rules in "
+        "Destination.FilterArns (moto replays everything to every rule, with a new id per rule)"
+    ),
+    "events.size_limit": (
+        "PutEvents refuses entries totalling over 1 MiB with ValidationException, counted as AWS "
+        "documents (moto takes any size)"
+    ),
+    "events.sfn_input_limit": (
+        "a Step Functions target whose input is over 256 KiB fails and is dead-lettered, as "
+        "StartExecution refuses it (moto starts the execution)"
+    ),
     "events.reserved_sources": (
         "PutEvents rejects sources starting with 'aws.' except a partner bus's own source "
         "(moto accepts any source)"
     ),
 }
 
+# PutEvents: the entries of one request may total 1 MiB (256 KiB before 2026-01-29).
+MAX_PUT_EVENTS_BYTES = 1024 * 1024
+# StartExecution: input up to 256 KiB (UTF-8), also when EventBridge starts the execution.
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 # An event forwarded bus -> bus more often than this is dropped as a loop (AWS bills each hop).
 MAX_BUS_HOPS = 8
 _EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region")
@@ -143,10 +165,15 @@ def _dumps(value: Any) -> str:
 # Target input: Input, InputPath, InputTransformer, or the whole event
 
 
-def _jsonpath(event: dict[str, Any], path: str) -> Any:
+@functools.lru_cache(maxsize=1024)
+def _compiled(path: str) -> Any:
     from jsonpath_ng.ext import parse
 
-    found = [match.value for match in parse(path).find(event)]
+    return parse(path)  # ~5 ms each (a new yacc parser); parsed paths are immutable
+
+
+def _jsonpath(event: dict[str, Any], path: str) -> Any:
+    found = [match.value for match in _compiled(path).find(event)]
     if not found:
         return _MISSING
     return found if "*" in path else found[0]
@@ -268,8 +295,16 @@ def _deliver_sns(rule: Any, target: dict[str, Any], text: str, event: dict[str, 
 
 
 def _deliver_sfn(rule: Any, target: dict[str, Any], text: str, event: dict[str, Any]) -> None:
+    from moto.stepfunctions.exceptions import ValidationException
     from moto.stepfunctions.responses import get_backend
 
+    size = len(text.encode("utf-8"))
+    if size > MAX_EXECUTION_INPUT_BYTES:
+        raise ValidationException(
+            f"1 validation error detected: Value at 'input' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_EXECUTION_INPUT_BYTES} "
+            f"(input is {size} bytes)"
+        )
     _, region, account, _ = _arn_parts(target["Arn"])
     # A fresh name per delivery: with the event id, a second rule targeting the same state
     # machine would hit StartExecution's idempotency and silently start nothing.
@@ -529,9 +564,22 @@ def _source_allowed(self: Any, entry: dict[str, Any]) -> bool:
     return source.startswith("aws.partner/") and source == bus_name
 
 
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as AWS counts it (eb-putevent-size): 14 bytes for Time if set,
+    then the UTF-8 bytes of Source, DetailType, Detail and each Resources entry."""
+    size = 14 if entry.get("Time") is not None else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode("utf-8"))
+    return size + sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or [])
+
+
 def _put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from moto.events.exceptions import ValidationException
+
     if len(events) > 10:
         return _original("EventsBackend.put_events")(self, events)  # moto's own error
+    if sum(entry_size(entry) for entry in events) > MAX_PUT_EVENTS_BYTES:
+        raise ValidationException("Total size of the entries in the request is over the limit.")
     results: list[dict[str, Any] | None] = [None] * len(events)
     allowed: list[int] = []
     for index, entry in enumerate(events):
@@ -562,11 +610,33 @@ def _put_partner_events(self: Any, entries: list[dict[str, Any]]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Replays from an archive
+
+
+def _replay_events(self: Any, archive: Any) -> None:
+    from moto.events.models import ReplayState, events_backends
+
+    backend = events_backends[self.account_id][self.region]
+    bus = backend._get_event_bus(self.destination["Arn"])  # the full name: partner buses too
+    only = set(self.destination.get("FilterArns") or [])
+    start, end = _epoch(self.event_start_time), _epoch(self.event_end_time)
+    for archived in list(archive.events):
+        if not start <= _epoch(archived.get("time")) <= end:
+            continue
+        event = dict(archived, **{"id": str(uuid.uuid4()), "replay-name": self.name})
+        for rule in list(bus.rules.values()):
+            if not only or rule.arn in only:
+                rule.send_to_targets(dict(event))
+    self.state = ReplayState.COMPLETED
+    self.end_time = time.time()
+
+
+# ---------------------------------------------------------------------------------------------
 # Install
 
 
 def _patches() -> list[tuple[str, Any, str, Any]]:
-    from moto.events.models import EventPatternParser, EventsBackend, Rule
+    from moto.events.models import EventPatternParser, EventsBackend, Replay, Rule
     from moto.events.responses import EventsHandler
 
     return [
@@ -598,6 +668,7 @@ def _patches() -> list[tuple[str, Any, str, Any]]:
             "put_partner_events",
             _put_partner_events,
         ),
+        ("Replay.replay_events", Replay, "replay_events", _replay_events),
     ]
 
 

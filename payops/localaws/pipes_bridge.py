@@ -117,8 +117,15 @@ def install() -> None:
     _installed = True
 
 
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
 def _client(service: str, region: str) -> Any:
-    return boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+    # Cached: drain() runs on every settle poll, and a boto3 client costs ~10 ms to create.
+    key = (service, region, _endpoint_url)
+    if key not in _clients:
+        _clients[key] = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+    return _clients[key]
 
 
 def set_endpoint_url(url: str | None) -> None:

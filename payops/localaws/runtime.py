@@ -84,6 +84,13 @@ class LocalAws:
         self.fake_stripe: Any = None
         self.deployed: Any = None
         self.stack_prefix = ""
+        # Per-instance caches: a boto3 client costs ~10 ms to create, and the dead-letter queues
+        # are fixed by the deployed template (see _dead_letter_queues).
+        self._clients: dict[str, Any] = {}
+        self._dlq_urls: dict[str, str] | None = None
+        # Executions not yet seen finished, and how far settle() has read each machine's list.
+        self._unfinished: dict[str, Any] = {}
+        self._settle_marks: dict[str, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> LocalAws:
@@ -136,7 +143,9 @@ class LocalAws:
             self._tmp.cleanup()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        if service not in self._clients:  # boto3 clients are thread-safe; reuse them
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
 
     def _prerequisites(self) -> None:
         """What the user creates before `cdk deploy` (see the README's deployment guide)."""
@@ -246,18 +255,40 @@ class LocalAws:
         return f"refused: HTTP {status} {response.get('body')}"
 
     # -- settling and observing ----------------------------------------------------------------
-    def _machines(self) -> list[dict[str, Any]]:
-        return self.client("stepfunctions").list_state_machines()["stateMachines"]
+    # Executions are read from the Step Functions backend itself, incrementally: each machine's
+    # executions are kept in start order, so "what started since" is a slice. Listing every
+    # execution through the API on each poll made a long replay O(n^2) and mostly serialization.
+    def _state_machines(self) -> list[Any]:
+        from moto.stepfunctions.responses import get_backend
 
-    def _executions(self) -> dict[str, dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        found: dict[str, dict[str, Any]] = {}
-        for machine in self._machines():
-            paginator = sfn.get_paginator("list_executions")
-            for page in paginator.paginate(stateMachineArn=machine["stateMachineArn"]):
-                for execution in page["executions"]:
-                    found[execution["executionArn"]] = {**execution, "machine": machine["name"]}
-        return found
+        return list(get_backend(ACCOUNT, REGION).state_machines)
+
+    def _execution_marks(self) -> dict[str, int]:
+        return {machine.arn: len(machine.executions) for machine in self._state_machines()}
+
+    def _started_since(self, marks: dict[str, int]) -> list[tuple[str, Any]]:
+        """(machine name, execution) for executions started after `marks`, in start order."""
+        return [
+            (machine.name, execution)
+            for machine in self._state_machines()
+            for execution in machine.executions[marks.get(machine.arn, 0) :]
+        ]
+
+    @staticmethod
+    def _status(execution: Any) -> str:
+        if not hasattr(execution, "exec_status"):  # moto's non-executing Step Functions model
+            return str(execution.status)
+        status = execution.exec_status  # None until the execution's worker has started
+        return "RUNNING" if status is None else str(status.value)
+
+    def _running(self) -> list[Any]:
+        for _machine, execution in self._started_since(self._settle_marks):
+            self._unfinished[execution.execution_arn] = execution
+        self._settle_marks = self._execution_marks()
+        for arn, execution in list(self._unfinished.items()):
+            if self._status(execution) != "RUNNING":
+                del self._unfinished[arn]
+        return list(self._unfinished.values())
 
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
         """Wait until no execution runs and no pipe has work: the system is at rest."""
@@ -266,16 +297,24 @@ class LocalAws:
         deadline = time.monotonic() + timeout
         while True:
             moved = pipes_bridge.drain(ACCOUNT, REGION)
-            running = [e for e in self._executions().values() if e["status"] == "RUNNING"]
+            running = self._running()
             if not running and not moved:
                 return
             if time.monotonic() > deadline:
-                names = ", ".join(e["name"] for e in running)
+                names = ", ".join(e.name for e in running)
                 raise LocalAwsError(f"not settled after {timeout:.0f} s; still running: {names}")
             time.sleep(0.01)
 
     def _dead_letter_queues(self) -> dict[str, str]:
-        """url -> name of every queue that is some queue's or rule target's dead-letter queue."""
+        """url -> name of every queue that is some queue's or rule target's dead-letter queue.
+
+        Read once per deployment: queues, redrive policies and rule targets are the template's.
+        """
+        if self._dlq_urls is None:
+            self._dlq_urls = self._find_dead_letter_queues()
+        return self._dlq_urls
+
+    def _find_dead_letter_queues(self) -> dict[str, str]:
         sqs = self.client("sqs")
         urls = sqs.list_queues().get("QueueUrls", [])
         arns: set[str] = set()
@@ -294,23 +333,24 @@ class LocalAws:
         return {url: url.rsplit("/", 1)[1] for url in urls if url.rsplit("/", 1)[1] in names}
 
     def _depths(self) -> dict[str, int]:
-        sqs = self.client("sqs")
-        depths = {}
-        for url, name in self._dead_letter_queues().items():
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-            )
-            depths[name] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-        return depths
+        from moto.sqs.models import sqs_backends
 
-    def _sent_emails(self) -> list[Any]:
+        # From the backend, as the executions are: twice per event through the API was a tenth
+        # of a long replay.
+        queues = sqs_backends[ACCOUNT][REGION].queues
+        return {
+            name: int(queues[name].approximate_number_of_messages)
+            for name in self._dead_letter_queues().values()
+        }
+
+    def _sent_emails(self, start: int = 0) -> list[Any]:
         from moto.ses.models import ses_backends
 
-        return list(ses_backends[ACCOUNT][REGION].sent_messages)
+        return list(ses_backends[ACCOUNT][REGION].sent_messages[start:])
 
     def _snapshot(self) -> dict[str, Any]:
         return {
-            "executions": set(self._executions()),
+            "executions": self._execution_marks(),
             "emails": len(self._sent_emails()),
             "dlq": self._depths(),
         }
@@ -325,11 +365,11 @@ class LocalAws:
         trace.rules = sorted(
             {_short(f.data["rule"], self.stack_prefix) for f in facts if f.kind == "rule_matched"}
         )
-        sfn = self.client("stepfunctions")
-        for arn, execution in self._executions().items():
-            if arn in before["executions"]:
-                continue
-            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        for machine, execution in self._started_since(before["executions"]):
+            arn = execution.execution_arn
+            # From the backend: through the API, serializing every step's input and output
+            # (whole Stripe events) cost more than running the workflow.
+            history = execution.to_history_output()["events"]
             states = [
                 e["stateEnteredEventDetails"]["name"]
                 for e in history
@@ -337,14 +377,14 @@ class LocalAws:
             ]
             trace.executions.append(
                 {
-                    "state_machine": _short(execution["machine"], self.stack_prefix),
-                    "status": execution["status"],
+                    "state_machine": _short(machine, self.stack_prefix),
+                    "status": self._status(execution),
                     "states": states,
                 }
             )
             trace.simulated_seconds += simulated_seconds(arn)
         trace.executions.sort(key=lambda e: (e["state_machine"], e["status"]))
-        for message in self._sent_emails()[before["emails"] :]:
+        for message in self._sent_emails(before["emails"]):
             trace.emails.append(_email_summary(message))
         trace.sns = dict(
             Counter(self._name(f.data["topic"]) for f in facts if f.kind == "sns_published")

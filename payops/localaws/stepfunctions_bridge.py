@@ -480,7 +480,7 @@ def _is_definite(expression: Any) -> bool:
 
 
 def _install_jsonpath() -> None:
-    from jsonpath_ng.ext import parse
+    from jsonpath_ng.ext import parse as parse_uncached
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.intrinsic.argument import argument
     from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (  # noqa: E501
@@ -491,6 +491,9 @@ def _install_jsonpath() -> None:
     )
     from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.utils import json_path
+
+    # jsonpath_ng builds a new yacc parser for every parse (~5 ms); parsed paths are immutable.
+    parse = functools.lru_cache(maxsize=4096)(parse_uncached)
 
     def extract_json(path: str, data: Any) -> Any:
         expression = parse(path)

@@ -20,6 +20,7 @@ PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
 EXPECTED_SUMMARY = {
     "events": 9,
     "rules": {
+        "Events-Archive-StripePayOps-stripe-events": 9,  # the archive's rule: every event kept
         "awaiting-payment": 1,
         "coupon-qualifying-order": 1,
         "customer-changed": 3,

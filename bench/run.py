@@ -1,0 +1,218 @@
+"""`make bench`: measure, in one run on this machine, and print the table.
+
+    .venv/bin/python -m bench.run [--with-suite] [--replay-events 5000] [--synth-runs 3]
+
+Writes bench/results.json (every sample) and docs/BENCH.md (the table, for the README). Each
+line says what it is compared with and how many runs its median is of; the slow parts (synth in
+a fresh process, the suite, the 5,000-event replay) run fewer times, as the table says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import cost, receiver, replay, suite, synth
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+MARKDOWN = ROOT / "docs" / "BENCH.md"
+
+
+def _machine() -> dict[str, str]:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        node = "not found"
+    import os
+
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "os": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "node": node or "not found",
+    }
+
+
+def _step(name: str, results: dict[str, Any], run: Any) -> None:
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    results[name] = run()
+    print(f"[bench] {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1e6:,.0f} µs"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as Markdown: the summary table, the cost breakdown, the conditions."""
+    runs = results["runs"]
+    lines = [
+        "| measure | this project | compared with | ratio |",
+        "|---|---|---|---|",
+    ]
+    s = results.get("synth")
+    if s:
+        lines.append(
+            f"| synth in a fresh process (`build_app` + `app.synth`), median of {runs['synth']} "
+            f"| {s['full']['wall_s']:.1f} s | empty CDK Python app (one empty Stack): "
+            f"{s['empty']['wall_s']:.1f} s | {s['ratio']:.2f}x |"
+        )
+    t = results.get("suite")
+    if t:
+        outcomes = t["outcomes"]
+        counted = ", ".join(f"{n} {k}" for k, n in outcomes.items() if n)
+        lines.append(
+            f"| test suite, one `pytest` run ({counted}) | {t['wall_s']:.0f} s | "
+            f"syntheses per run: {t['session_synths']} session templates (conftest), "
+            f"{t['app_builds']} app builds in all | - |"
+        )
+    r = results.get("replay")
+    if r:
+        hist = r["history"]
+        lines.append(
+            f"| local replay, {hist['events']:,} generated Stripe events ({hist['duplicates']} "
+            f"redeliveries), end to end, one run | {r['events_per_s']:.1f} events/s "
+            f"({r['replay_s']:.0f} s) | deploy into the local AWS first: "
+            f"{r['synth_s'] + r['deploy_s']:.1f} s | - |"
+        )
+    w = results.get("receiver")
+    if w:
+        ours, base = w["stripe library (handler.py)"], w["plain hmac (baseline)"]
+        lines.append(
+            f"| webhook receiver import, fresh interpreter (cold-start proxy), median of "
+            f"{runs['receiver_imports']} | {_ms(ours['import_s'])} | plain-`hmac` receiver: "
+            f"{_ms(base['import_s'])} | {ours['import_s'] / base['import_s']:.2f}x |"
+        )
+        lines.append(
+            f"| webhook receiver, one valid signed event (stubbed AWS), median of "
+            f"{runs['receiver_repeats']} x {runs['receiver_requests']:,} | "
+            f"{_ms(ours['request_s'])} | plain-`hmac` receiver: {_ms(base['request_s'])} | "
+            f"{ours['request_s'] / base['request_s']:.2f}x |"
+        )
+    c = results.get("cost")
+    if c:
+        lines.append(
+            f"| AWS cost per 1,000,000 paid orders (list prices, us-east-1, without SES and "
+            f"data transfer) | {_usd(c['total_ours_usd'])} | same flow as Standard workflows "
+            f"with a Lambda per step: {_usd(c['total_sample_usd'])} | "
+            f"{c['total_ours_usd'] / c['total_sample_usd']:.2f}x |"
+        )
+    if c:
+        seen = c["observed"]
+        flows = ", ".join(
+            f"{e['state_machine']} ({e['type'].title()}, {e['states_entered']} states, "
+            f"{e['task_states_entered']} tasks)"
+            for e in seen["executions"]
+        )
+        lines += [
+            "",
+            f"Cost per 1,000,000 paid orders, from one paid order replayed locally "
+            f"(`{seen['event_file']}`: rules {', '.join(seen['rules'])}; executions {flows}):",
+            "",
+            "| item | unit price | this project: per order | $ | sample design: per order | $ |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in c["rows"] + c["separate"]:
+            note = f" ({row['note']})" if row["note"] else ""
+            lines.append(
+                f"| {row['item']}{note} | ${row['price']:.10g} {row['unit']} | "
+                f"{row['ours_per_order']:.4g} | {_usd(row['ours_usd'])} | "
+                f"{row['sample_per_order']:.4g} | {_usd(row['sample_usd'])} |"
+            )
+        lines += [
+            f"| **total, without SES and data transfer** | | | **{_usd(c['total_ours_usd'])}** "
+            f"| | **{_usd(c['total_sample_usd'])}** |",
+            "",
+            f"Prices: us-east-1 list prices from the AWS pricing pages named by each row's "
+            f"source (`bench/cost.py`), as checked on {c['checked']}; free tiers ignored. "
+            "Counts are what the local run did; durations cannot be observed locally and are "
+            "the stated assumptions. Not per order and so not in the total: the KMS key "
+            "($1/month), CloudWatch alarms ($0.10 each per month), secrets ($0.40 each per "
+            "month), X-Ray traces (tracing is on; $5 per million traces recorded after "
+            "sampling), storage (DynamoDB, the event archive, S3).",
+        ]
+    m = results["machine"]
+    lines += [
+        "",
+        f"Measured {results['date']} on {m['cpu']}, {m['cores']} cores, {m['os']}, "
+        f"Python {m['python']}, Node {m['node']}; `make bench` "
+        f"({results['elapsed_s']:.0f} s in all).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure and print the benchmark table.")
+    parser.add_argument("--with-suite", action="store_true", help="also time the test suite")
+    parser.add_argument("--replay-events", type=int, default=5000)
+    parser.add_argument("--synth-runs", type=int, default=3)
+    parser.add_argument("--receiver-imports", type=int, default=7)
+    parser.add_argument("--receiver-requests", type=int, default=2000)
+    parser.add_argument("--receiver-repeats", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--markdown", type=Path, default=MARKDOWN)
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": _machine(),
+        "runs": {
+            "synth": args.synth_runs,
+            "receiver_imports": args.receiver_imports,
+            "receiver_requests": args.receiver_requests,
+            "receiver_repeats": args.receiver_repeats,
+            "suite": 1 if args.with_suite else 0,
+            "replay": 1,
+        },
+    }
+    _step("synth", results, lambda: synth.measure(args.synth_runs))
+    _step(
+        "receiver",
+        results,
+        lambda: receiver.measure(
+            args.receiver_imports, args.receiver_requests, args.receiver_repeats
+        ),
+    )
+    _step("cost", results, cost.measure)
+    if args.with_suite:
+        _step("suite", results, suite.measure)
+    _step("replay", results, lambda: replay.measure(args.replay_events))
+    results["elapsed_s"] = time.perf_counter() - started
+
+    text = table(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    args.markdown.parent.mkdir(parents=True, exist_ok=True)
+    args.markdown.write_text(
+        "# Benchmarks\n\nWritten by `make bench` (`python -m bench.run --with-suite`); every "
+        "sample is in `bench/results.json`.\n\n" + text
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

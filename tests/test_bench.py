@@ -1,0 +1,131 @@
+"""The benchmark's own logic: the generated history and the cost model (no AWS, no synthesis)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from bench import cost, history
+from payops.envelope import wrap
+from payops.patterns import matches
+from payops.rules import load_catalogue
+from payops.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict]:
+    return history.generate(1200, seed=3)
+
+
+def test_history_has_the_size_mix_and_redeliveries_asked_for(events: list[dict]) -> None:
+    described = history.describe(events)
+    assert described["events"] == 1200
+    assert 0.04 <= described["duplicates"] / 1200 <= 0.06
+    for kind in (
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "charge.refunded",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.created",
+        "invoice.payment_failed",
+    ):
+        assert described["types"].get(kind, 0) > 0, kind
+    assert history.generate(300, seed=3) == history.generate(300, seed=3)  # deterministic
+
+
+def test_redeliveries_repeat_an_earlier_event_exactly(events: list[dict]) -> None:
+    first: dict[str, dict] = {}
+    for event in events:
+        if event["id"] in first:
+            assert event == first[event["id"]]
+        else:
+            first[event["id"]] = event
+
+
+def test_ids_are_consistent_across_a_story(events: list[dict]) -> None:
+    sessions = {}
+    paid_intents = set()
+    for event in events:
+        obj = event["data"]["object"]
+        if event["type"] == "checkout.session.completed":
+            sessions.setdefault(obj["id"], obj)
+            if obj["payment_status"] == "paid":
+                paid_intents.add(obj["payment_intent"])
+        elif event["type"].startswith("checkout.session.async_payment_"):
+            placed = sessions[obj["id"]]  # paid later: the session placed earlier
+            assert (obj["customer"], obj["amount_total"]) == (
+                placed["customer"],
+                placed["amount_total"],
+            )
+        elif event["type"] == "charge.refunded":
+            assert obj["payment_intent"] in paid_intents  # refunds a paid order
+    created = {
+        e["data"]["object"]["id"] for e in events if e["type"] == "customer.subscription.created"
+    }
+    for event in events:
+        if event["type"] in ("customer.subscription.updated", "customer.subscription.deleted"):
+            assert event["data"]["object"]["id"] in created
+
+
+def test_every_rule_fires_somewhere_in_the_history(events: list[dict]) -> None:
+    settings = Settings.load({})
+    rules = load_catalogue(settings)
+    fired = {
+        rule.name
+        for event in events
+        for rule in rules
+        if matches(rule.pattern, wrap(event, settings))
+    }
+    expected = {rule.name for rule in rules} - {"subscription-schedule-status-changed"}
+    assert expected <= fired
+
+
+SEEN = {
+    "executions": [
+        {"state_machine": "fulfilment", "type": "STANDARD", "states_entered": 9,
+         "task_states_entered": 7},
+        {"state_machine": "audit-record", "type": "EXPRESS", "states_entered": 8,
+         "task_states_entered": 1},
+    ],
+    "eventbridge_events": 1,
+    "event_bytes": 3000,
+    "archive": False,
+    "pipe_requests": 1,
+    "sns_publishes": 2,
+    "sqs_requests": 5,
+    "ddb_writes": {"Orders": 2, "Big": 1},
+    "ddb_item_bytes": {"Orders": 400, "Big": 2500},
+    "ddb_reads": 0,
+    "lambda_invokes": {"clock": 1},
+    "lambda_config": {"clock": {"memory_mb": 256, "architecture": "arm64"}},
+    "emails": 1,
+}  # fmt: skip
+
+
+def test_cost_model_prices_what_was_observed() -> None:
+    model = cost.model(SEEN)
+    rows = {row["item"]: row for row in model["rows"]}
+    per_million = cost.ORDERS
+    # Standard: only the Standard workflow's states; the sample makes every state a transition.
+    assert rows["Step Functions Standard transitions"]["ours_usd"] == pytest.approx(
+        9 * 0.025 / 1000 * per_million
+    )
+    assert rows["Step Functions Standard transitions"]["sample_usd"] == pytest.approx(
+        17 * 0.025 / 1000 * per_million
+    )
+    # A 2.5 KB item is 3 write units.
+    assert rows["DynamoDB writes"]["ours_per_order"] == 2 + 3
+    assert rows["Lambda requests"]["sample_per_order"] == 8  # one Lambda per Task state
+    assert model["total_ours_usd"] == pytest.approx(sum(r["ours_usd"] for r in model["rows"]))
+    assert model["total_ours_usd"] < model["total_sample_usd"]
+
+
+def test_cost_model_counts_large_events_in_64_kb_chunks() -> None:
+    big = copy.deepcopy(SEEN)
+    big["event_bytes"] = 200 * 1024
+    rows = {row["item"]: row for row in cost.model(big)["rows"]}
+    assert rows["EventBridge events in"]["ours_per_order"] == 4
