@@ -30,20 +30,20 @@ _SFN = "aws.amazon.com/step-functions/pricing"
 _DDB = "aws.amazon.com/dynamodb/pricing/on-demand"
 _LAMBDA = "aws.amazon.com/lambda/pricing"
 PRICES: dict[str, tuple[float, str, str]] = {
-    "eventbridge_event": (1.00 / 1e6, "per partner event (64 KB chunk)", _EB),
+    "eventbridge_event": (1.00 / 1e6, "partner events (64 KB chunks)", _EB),
     "eventbridge_archive_gb": (0.10, "per GB archived", _EB),
-    "pipes_request": (0.40 / 1e6, "per Pipes request (64 KB chunk)", _EB),
-    "sfn_transition": (0.025 / 1000, "per Standard state transition", _SFN),
-    "sfn_express_request": (1.00 / 1e6, "per Express request", _SFN),
-    "sfn_express_gb_s": (0.00001667, "per Express GB-s (64 MB chunks, 100 ms)", _SFN),
-    "ddb_write": (0.625 / 1e6, "per write request unit (1 KB)", _DDB),
-    "ddb_read": (0.125 / 1e6, "per read request unit (4 KB)", _DDB),
-    "sns_publish": (0.50 / 1e6, "per publish (64 KB chunk)", "aws.amazon.com/sns/pricing"),
-    "sqs_request": (0.40 / 1e6, "per standard-queue request", "aws.amazon.com/sqs/pricing"),
-    "lambda_request": (0.20 / 1e6, "per request", _LAMBDA),
-    "lambda_gb_s_arm": (0.0000133334, "per GB-s, arm64", _LAMBDA),
-    "lambda_gb_s_x86": (0.0000166667, "per GB-s, x86_64", _LAMBDA),
-    "ses_email": (0.10 / 1000, "per email", "aws.amazon.com/ses/pricing"),
+    "pipes_request": (0.40 / 1e6, "Pipes requests (64 KB chunks)", _EB),
+    "sfn_transition": (0.025 / 1000, "state transitions", _SFN),
+    "sfn_express_request": (1.00 / 1e6, "Express requests", _SFN),
+    "sfn_express_gb_s": (0.00001667, "GB-s (64 MB steps, 100 ms steps)", _SFN),
+    "ddb_write": (0.625 / 1e6, "write request units (1 KB)", _DDB),
+    "ddb_read": (0.125 / 1e6, "read request units (4 KB)", _DDB),
+    "sns_publish": (0.50 / 1e6, "publishes (64 KB chunks)", "aws.amazon.com/sns/pricing"),
+    "sqs_request": (0.40 / 1e6, "requests", "aws.amazon.com/sqs/pricing"),
+    "lambda_request": (0.20 / 1e6, "requests", _LAMBDA),
+    "lambda_gb_s_arm": (0.0000133334, "GB-s (arm64)", _LAMBDA),
+    "lambda_gb_s_x86": (0.0000166667, "GB-s (x86_64)", _LAMBDA),
+    "ses_email": (0.10 / 1000, "emails", "aws.amazon.com/ses/pricing"),
     "transfer_out_gb": (0.09, "per GB out to the internet", "aws.amazon.com/ec2/pricing/on-demand"),
 }
 # Durations are not observable locally (moto is not AWS): stated assumptions, shown in the table.

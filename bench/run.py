@@ -61,6 +61,17 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _money(value: float) -> str:
+    text = f"{value:,.3f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _price(price: float, unit: str) -> str:
+    if price >= 0.01:
+        return f"${_money(price)} {unit}"  # e.g. "per GB archived"
+    return f"${_money(price * 1e6)} per 1M {unit}"
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1e6:,.0f} µs"
 
@@ -119,8 +130,25 @@ def table(results: dict[str, Any]) -> str:
             f"with a Lambda per step: {_usd(c['total_sample_usd'])} | "
             f"{c['total_ours_usd'] / c['total_sample_usd']:.2f}x |"
         )
+    if r:
+        statuses = ", ".join(
+            f"{n:,} {k.lower()}" for k, n in sorted(r["execution_statuses"].items())
+        )
+        lines += [
+            "",
+            f"Replay check: {r['history']['events']:,} events, {r['refused']} refused; workflow "
+            f"executions {statuses}; {sum(r['dlq'].values())} dead-lettered; "
+            f"{r['download_emails']:,} download emails for {r['paid_orders_in_history']:,} "
+            f"distinct paid orders (a redelivery sends nothing twice). Seconds per 500 events, in "
+            f"order: {', '.join(f'{w:.0f}' for w in r['seconds_per_500_events'])} (flat: no "
+            "slowdown as the history grows).",
+        ]
     if c:
         seen = c["observed"]
+        rules = ", ".join(
+            "the archive's" if name.startswith("Events-Archive-") else name
+            for name in seen["rules"]
+        )
         flows = ", ".join(
             f"{e['state_machine']} ({e['type'].title()}, {e['states_entered']} states, "
             f"{e['task_states_entered']} tasks)"
@@ -129,7 +157,7 @@ def table(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Cost per 1,000,000 paid orders, from one paid order replayed locally "
-            f"(`{seen['event_file']}`: rules {', '.join(seen['rules'])}; executions {flows}):",
+            f"(`{seen['event_file']}`: rules {rules}; executions {flows}):",
             "",
             "| item | unit price | this project: per order | $ | sample design: per order | $ |",
             "|---|---|---|---|---|---|",
@@ -137,7 +165,7 @@ def table(results: dict[str, Any]) -> str:
         for row in c["rows"] + c["separate"]:
             note = f" ({row['note']})" if row["note"] else ""
             lines.append(
-                f"| {row['item']}{note} | ${row['price']:.10g} {row['unit']} | "
+                f"| {row['item']}{note} | {_price(row['price'], row['unit'])} | "
                 f"{row['ours_per_order']:.4g} | {_usd(row['ours_usd'])} | "
                 f"{row['sample_per_order']:.4g} | {_usd(row['sample_usd'])} |"
             )

@@ -30,5 +30,7 @@ def measure() -> dict[str, Any]:
         "session_synths": report.get("session_synths"),
         "app_builds": report.get("app_builds"),
         "outcomes": report.get("outcomes", {}),
-        "tail": done.stdout.strip().splitlines()[-3:],
+        "not_passed": [
+            line for line in done.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))
+        ],
     }

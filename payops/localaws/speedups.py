@@ -44,6 +44,15 @@ _CLIENT_USERS = (
     "state_task.service.state_task_service_aws_sdk",
 )
 _PROGRAM_CACHE_SIZE = 256
+# What the parser builds depends on these module attributes, which stepfunctions_bridge patches
+# (task classes, error names): a program parsed under other ones must not be reused.
+_PARSE_HOOKS = (
+    ("exec.state_task.state_task_factory", "state_task_service_for"),
+    ("exec.state_task.service.state_task_service_factory", "state_task_service_for"),
+    ("fail.state_fail", "CustomErrorName"),
+    ("exec.state_parallel.branches_decl", "CustomErrorName"),
+    ("exec.state_map.iteration.iteration_worker", "CustomErrorName"),
+)
 _IDLE_PROGRAMS = 8  # per definition: as many as executions of one machine usually overlap
 
 _lock = threading.Lock()
@@ -100,40 +109,50 @@ def _install_parsed_definitions() -> None:
     Environment), so a finished execution's program can serve the next one. Only one execution
     at a time uses a program: a lazily set key (EvalComponent.heap_key) must not race.
     """
+    from moto.stepfunctions.parser.asl.parse import preprocessor
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    parsed: dict[str, Any] = {}  # definition -> a program never evaluated, to copy
-    idle: dict[str, list[Any]] = {}  # definition -> programs of finished executions
+    parsed: dict[Any, Any] = {}  # key -> a program never evaluated, to copy
+    idle: dict[Any, list[Any]] = {}  # key -> programs of finished executions
     lock = threading.Lock()
     original_logic = ExecutionWorker._execution_logic
+    hooks = [(preprocessor, "CustomErrorName")] + [
+        (import_module("moto.stepfunctions.parser.asl.component.state." + path), name)
+        for path, name in _PARSE_HOOKS
+    ]
 
     def _get_evaluation_entrypoint(self: Any) -> Any:
-        definition = self._evaluation_details.state_machine_details.definition
+        # The hooks themselves are in the key (not their ids): compared by identity, and kept
+        # alive, so a later function can never be mistaken for them.
+        key = (
+            self._evaluation_details.state_machine_details.definition,
+            *(module.__dict__.get(name) for module, name in hooks),
+        )
         with lock:
-            program = idle[definition].pop() if idle.get(definition) else None
-            template = parsed.get(definition)
+            program = idle[key].pop() if idle.get(key) else None
+            template = parsed.get(key)
         if program is None:
             if template is None:
-                template = AmazonStateLanguageParser.parse(definition)[0]
+                template = AmazonStateLanguageParser.parse(key[0])[0]
                 with lock:
                     if len(parsed) >= _PROGRAM_CACHE_SIZE:
                         parsed.clear()
                         idle.clear()
-                    parsed[definition] = template
+                    parsed[key] = template
             # Only components, dicts and lists (no backend, no lock): a deep copy is what a
             # fresh parse would give.
             program = copy.deepcopy(template)
-        self._payops_program = (definition, program)
+        self._payops_program = (key, program)
         return program
 
     def _execution_logic(self: Any) -> None:
         original_logic(self)  # an execution that raised does not give its program back
-        definition, program = self.__dict__.pop("_payops_program", (None, None))
+        key, program = self.__dict__.pop("_payops_program", (None, None))
         if program is not None:
             with lock:
-                programs = idle.setdefault(definition, [])
-                if definition in parsed and len(programs) < _IDLE_PROGRAMS:
+                programs = idle.setdefault(key, [])
+                if key in parsed and len(programs) < _IDLE_PROGRAMS:
                     programs.append(program)
 
     _patch(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint)

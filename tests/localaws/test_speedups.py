@@ -272,3 +272,34 @@ def test_rule_input_paths_are_parsed_once(
     # moto parses every path on every delivery; the speed-up parses a path once per process
     # (the patched parse was bound before this test counted, so none are counted then).
     assert len(calls) == (0 if enabled else 5 * len(paths))
+
+
+def test_a_program_parsed_under_other_bridges_is_not_reused(aws: None) -> None:
+    """What the parser builds depends on the bridges (task classes, error names): switching the
+    Step Functions bridges on must not run a program parsed without them."""
+    sfb_was_installed = sfb.is_installed()
+    speedups.install()
+    definition = _definition(
+        Read={
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
+            "Parameters": {"SecretId": "no-such-secret"},
+            "Catch": [
+                {
+                    "ErrorEquals": ["SecretsManager.ResourceNotFoundException"],
+                    "ResultPath": "$.error",
+                    "Next": "Caught",
+                }
+            ],
+            "End": True,
+        },
+        Caught={"Type": "Pass", "End": True},
+    )
+    try:
+        sfb.uninstall()  # plain moto names the error secretsmanager.ResourceNotFoundException
+        (plain,) = _run_all(definition, [{}])
+        sfb.install()  # bridged: SecretsManager.ResourceNotFoundException, as AWS names it
+        (bridged,) = _run_all(definition, [{}])
+    finally:
+        (sfb.install if sfb_was_installed else sfb.uninstall)()
+    assert (plain["status"], bridged["status"]) == ("FAILED", "SUCCEEDED")
