@@ -453,6 +453,21 @@ def documents(
     return docs
 
 
+README = Path("README.md")
+README_START = "<!-- architecture:start (make diagrams) -->"
+README_END = "<!-- architecture:end -->"
+
+
+def with_readme_diagram(readme: str, architecture_doc: str) -> str:
+    """README text with the architecture's Mermaid block between the markers."""
+    block = re.search(r"```mermaid\n.*?```\n", architecture_doc, flags=re.S)
+    if block is None or README_START not in readme or README_END not in readme:
+        raise ValueError("README.md needs the architecture markers and the doc a Mermaid block")
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{block.group(0)}{README_END}{tail}"
+
+
 def _synthesized_template() -> dict[str, Any]:
     from payops.app_factory import build_app  # first: it quiets jsii's Node 20 banner
 
@@ -471,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root to write into")
     args = parser.parse_args(argv)
     stale = []
-    for relative, text in documents(_synthesized_template()).items():
+    docs = documents(_synthesized_template())
+    readme = (args.root / README).read_text(encoding="utf-8")
+    docs[README] = with_readme_diagram(readme, docs[ARCHITECTURE_DOC])
+    for relative, text in docs.items():
         path = args.root / relative
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:

@@ -37,6 +37,12 @@ def test_committed_diagrams_are_current(partner) -> None:
     assert committed <= set(generated), "a workflow page without its ASL file"
 
 
+def test_readme_shows_the_current_architecture(partner) -> None:
+    architecture = diagram.documents(partner.json)[diagram.ARCHITECTURE_DOC]
+    readme = (ROOT / diagram.README).read_text(encoding="utf-8")
+    assert diagram.with_readme_diagram(readme, architecture) == readme, "run `make diagrams`"
+
+
 def test_architecture_draws_every_rule_with_its_bus_and_targets(partner) -> None:
     resources = partner.json["Resources"]
     lines = set(_mermaid(diagram.documents(partner.json)[diagram.ARCHITECTURE_DOC]))
