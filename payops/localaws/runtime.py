@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from payops.envelope import LoadedEvent
 from payops.localaws.recorder import RECORDER
@@ -217,7 +218,10 @@ class LocalAws:
             "Detail": json.dumps(envelope["detail"]),
             "Resources": envelope.get("resources", []),
         }
-        result = self.client("events").put_events(Entries=[entry])
+        try:
+            result = self.client("events").put_events(Entries=[entry])
+        except ClientError as err:  # e.g. over the 1 MiB PutEvents limit: Stripe would see it fail
+            return f"refused: {err.response['Error'].get('Message', err)}"
         failed = result["Entries"][0]
         return "accepted" if "EventId" in failed else f"refused: {failed.get('ErrorMessage')}"
 

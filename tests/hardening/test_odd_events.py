@@ -125,6 +125,11 @@ def test_event_over_the_size_limit_is_refused_by_put_events(local: LocalAws) -> 
     local.settle()
     assert RECORDER.since(mark, "rule_matched") == [] and archived_count(local) == archived
 
+    # A replay reports it as refused instead of stopping.
+    trace = local.send(loaded(local, order))
+    assert trace.delivery.startswith("refused:") and "over the limit" in trace.delivery
+    assert trace.rules == [] and trace.executions == []
+
     # The limit is per request: two entries that fit alone are refused together.
     half = padded(stripe_event(CARD_ORDER), MAX_PUT_EVENTS_BYTES // 2 + 1, local)
     with pytest.raises(ClientError):
