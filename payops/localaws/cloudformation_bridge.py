@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-MOTO_VERSION = "5.2.5"
+from payops.localaws.moto_pin import MOTO_VERSION, require_pinned_moto
 
 BRIDGES: dict[str, str] = {
     "cfn.unsupported_types": (
@@ -124,16 +124,6 @@ NO_OP_TYPES = frozenset({"AWS::CDK::Metadata"})
 _lock = threading.Lock()
 _originals: dict[str, tuple[Any, str, Any, bool]] = {}  # key -> (owner, attr, value, existed)
 _DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^{}]*)\}\}")
-
-
-def _check_moto() -> None:
-    import moto
-
-    if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(
-            f"payops.localaws.cloudformation_bridge patches moto=={MOTO_VERSION} internals; "
-            f"found moto=={moto.__version__}. Re-check the bridge against that version."
-        )
 
 
 def _original(key: str) -> Any:
@@ -1482,7 +1472,7 @@ def _patches() -> list[tuple[str, Any, str, Any]]:
 
 def install() -> None:
     """Patch moto in place (idempotent). Works for mock_aws and ThreadedMotoServer alike."""
-    _check_moto()
+    require_pinned_moto("cloudformation_bridge")
     with _lock:
         if _originals:
             return

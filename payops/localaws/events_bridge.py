@@ -32,9 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from payops.localaws import lambda_bridge
+from payops.localaws.moto_pin import require_pinned_moto
 from payops.localaws.recorder import RECORDER
-
-MOTO_VERSION = "5.2.5"
 
 BRIDGES: dict[str, str] = {
     "events.matching": (
@@ -97,16 +96,6 @@ _MISSING = object()
 _lock = threading.Lock()
 _originals: dict[str, tuple[Any, str, Any]] = {}  # key -> (owner, attribute, original)
 _hops = threading.local()
-
-
-def _check_moto() -> None:
-    import moto
-
-    if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(
-            f"payops.localaws.events_bridge patches moto=={MOTO_VERSION} internals; "
-            f"found moto=={moto.__version__}. Re-check the bridge against that version."
-        )
 
 
 def _original(key: str) -> Any:
@@ -674,7 +663,7 @@ def _patches() -> list[tuple[str, Any, str, Any]]:
 
 def install() -> None:
     """Patch moto in place (idempotent). Works for mock_aws and ThreadedMotoServer alike."""
-    _check_moto()
+    require_pinned_moto("events_bridge")
     with _lock:
         if _originals:
             return

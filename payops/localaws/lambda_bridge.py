@@ -41,9 +41,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from payops.localaws.moto_pin import require_pinned_moto
 from payops.localaws.recorder import RECORDER
-
-MOTO_VERSION = "5.2.5"
 
 BRIDGES: dict[str, str] = {
     "lambda.in_process_invoke": (
@@ -97,16 +96,6 @@ class _Container:
     code_id: str  # changes when the code changes: a new container (cold start)
     module: ModuleType | None = None
     private_modules: dict[str, ModuleType] = field(default_factory=dict)
-
-
-def _check_moto() -> None:
-    import moto
-
-    if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(
-            f"payops.localaws.lambda_bridge patches moto=={MOTO_VERSION} internals; "
-            f"found moto=={moto.__version__}. Re-check the bridge against that version."
-        )
 
 
 def function_name_of(function_name_or_arn: str) -> str:
@@ -449,7 +438,7 @@ def _patched_invoke(self: Any, body: Any, request_headers: Any, response_headers
 
 def install() -> None:
     """Patch moto in place (idempotent). Works for mock_aws and ThreadedMotoServer alike."""
-    _check_moto()
+    require_pinned_moto("lambda_bridge")
     from moto.awslambda.models import LambdaFunction
 
     with _lock:

@@ -15,14 +15,13 @@ import uuid
 from typing import Any
 
 import boto3
-import moto
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
 from moto.pipes.models import pipes_backends
 
+from payops.localaws.moto_pin import require_pinned_moto
 from payops.localaws.recorder import RECORDER
 
-MOTO_VERSION = "5.2.5"
 BRIDGES: dict[str, str] = {
     "cfn-pipes-pipe": "moto's CloudFormation lacks AWS::Pipes::Pipe: create it on moto's backend",
     "pipes-sqs-to-sfn": "moto's pipes never move messages: drain() polls SQS sources into targets",
@@ -105,10 +104,7 @@ class CfnPipe(CloudFormationModel):
 
 def install() -> None:
     global _installed
-    if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(
-            f"pipes_bridge is written for moto {MOTO_VERSION}, not {moto.__version__}"
-        )
+    require_pinned_moto("pipes_bridge")
     if _installed:
         return
     # moto caches its resource-type map; a model defined after the first lookup needs a refresh.

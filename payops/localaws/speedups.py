@@ -12,7 +12,7 @@ import threading
 from importlib import import_module
 from typing import Any
 
-MOTO_VERSION = "5.2.5"
+from payops.localaws.moto_pin import require_pinned_moto
 
 SPEEDUPS: dict[str, str] = {
     "sfn.parsed_definitions": "Every execution re-parses its whole ASL definition with ANTLR "
@@ -67,10 +67,7 @@ def _patch(owner: Any, name: str, value: Any) -> None:
 
 def install() -> None:
     global _installed
-    import moto
-
-    if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(f"speedups are written for moto {MOTO_VERSION}, not {moto.__version__}")
+    require_pinned_moto("speedups")
     with _lock:
         if _installed:
             return

@@ -27,9 +27,8 @@ from typing import Any
 
 from botocore.response import StreamingBody
 
+from payops.localaws.moto_pin import require_pinned_moto
 from payops.localaws.recorder import RECORDER
-
-MOTO_VERSION = "5.2.5"
 
 BRIDGES: dict[str, str] = {
     "sfn.simulated_wait": "Wait states (Seconds/Timestamp/SecondsPath/TimestampPath) really sleep, "
@@ -71,13 +70,7 @@ def _patch(owner: Any, name: str, value: Any) -> None:
 def install() -> None:
     """Apply every bridge in `BRIDGES` (idempotent)."""
     global _installed
-    import moto
-
-    if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(
-            f"payops.localaws.stepfunctions_bridge is pinned to moto {MOTO_VERSION}, "
-            f"found moto {moto.__version__}: re-check every bridge before changing the pin."
-        )
+    require_pinned_moto("stepfunctions_bridge")
     with _install_lock:
         if _installed:
             return
