@@ -18,7 +18,7 @@ def summarize(traces: list[EventTrace]) -> dict[str, Any]:
     executions: dict[str, Counter[str]] = defaultdict(Counter)
     sns: Counter[str] = Counter()
     dlq: Counter[str] = Counter()
-    emails, http_calls = [], []
+    emails, http_calls, failed, notices = [], [], [], []
     for trace in traces:
         rules.update(trace.rules)
         for execution in trace.executions:
@@ -27,6 +27,8 @@ def summarize(traces: list[EventTrace]) -> dict[str, Any]:
         sns.update(trace.sns)
         http_calls += [{"method": c["method"], "url": c["url"]} for c in trace.http_calls]
         dlq.update(trace.dlq)
+        failed += trace.failed
+        notices += trace.notices
     return {
         "events": len(traces),
         "rules": dict(sorted(rules.items())),
@@ -35,7 +37,17 @@ def summarize(traces: list[EventTrace]) -> dict[str, Any]:
         "sns": dict(sorted(sns.items())),
         "http_calls": http_calls,
         "dlq": dict(sorted(dlq.items())),
+        "failed": failed,
+        "notices": notices,
     }
+
+
+def format_failure(failure: dict[str, str], label: str | None = None) -> str:
+    where = f" ({label})" if label else ""
+    return (
+        f"FAILED     {failure['workflow']} at {failure['state']} for {failure['event']}{where}: "
+        f"{failure['error']}"
+    )
 
 
 def format_trace(trace: EventTrace, index: int, total: int) -> str:
@@ -59,6 +71,7 @@ def format_trace(trace: EventTrace, index: int, total: int) -> str:
         lines.append(f"  http       {call['method']} {call['url']} -> {call['status']}")
     for queue, count in trace.dlq.items():
         lines.append(f"  DLQ        {queue} +{count}")
+    lines += [f"  {format_failure(f, trace.label)}" for f in trace.failed]
     return "\n".join(lines)
 
 
@@ -106,6 +119,11 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
             trace = local.send(event)
             traces.append(trace)
             if show_progress:
+                if trace.failed:  # never hidden behind the progress bar
+                    sys.stderr.write("\n")
+                    for failure in trace.failed:
+                        print(f"[{index}/{len(events)}] {format_failure(failure, trace.label)}")
+                    sys.stdout.flush()
                 _progress(index, len(events), started)
             elif not args.json:
                 print(format_trace(trace, index, len(events)))
@@ -119,6 +137,12 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
                 f"(deploy {local.deploy_seconds:.1f} s); summary:"
             )
             print(json.dumps(summary, indent=2, ensure_ascii=False))
+        if summary["failed"] and not args.json:
+            print(f"{len(summary['failed'])} failed or dead-lettered:", file=sys.stderr)
+            for failure in summary["failed"]:
+                print(f"  {format_failure(failure)}", file=sys.stderr)
+    if summary["failed"] and not args.allow_failures:
+        return 1
     return 1 if failed else 0
 
 
@@ -139,4 +163,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="event file, directory, or JSON list (stripe events list)",
     )
     replay.add_argument("--json", action="store_true", help="print one final summary object")
+    replay.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when an execution failed or an event was dead-lettered",
+    )
     replay.set_defaults(local_func=cmd_replay)

@@ -60,7 +60,11 @@ def _table(op: str) -> Callable[..., dict]:
 
 
 def _topic(message: str, arn: str | None = None, *_: Any, **kwargs: Any) -> dict:
-    return {"topic": (arn or "").rsplit(":", 1)[-1], "subject": kwargs.get("subject")}
+    return {
+        "topic": (arn or "").rsplit(":", 1)[-1],
+        "subject": kwargs.get("subject"),
+        "message": message,
+    }
 
 
 def install() -> None:

@@ -30,6 +30,10 @@ from payops.settings import Settings
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SETTLE_TIMEOUT_S = 120.0
+FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+# The raw-events topic feeds machines (chat, ticket, audit queues); every other topic is read
+# by staff.
+NOT_STAFF_NOTICE_TOPICS = frozenset({"NotificationsPaymentActivity"})
 
 
 class LocalAwsError(RuntimeError):
@@ -49,6 +53,11 @@ class EventTrace:
     table_writes: dict[str, int] = field(default_factory=dict)
     http_calls: list[dict[str, Any]] = field(default_factory=list)
     dlq: dict[str, int] = field(default_factory=dict)
+    # Every execution that ended FAILED / TIMED_OUT / ABORTED and every dead-lettered delivery:
+    # {"event", "workflow", "state", "error"}.
+    failed: list[dict[str, str]] = field(default_factory=list)
+    # Every staff notice published (the raw fan-out topic is not a notice): {"topic", "message"}.
+    notices: list[dict[str, str]] = field(default_factory=list)
     simulated_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -379,13 +388,18 @@ class LocalAws:
                 for e in history
                 if "stateEnteredEventDetails" in e
             ]
-            trace.executions.append(
-                {
-                    "state_machine": _short(machine, self.stack_prefix),
-                    "status": self._status(execution),
-                    "states": states,
-                }
-            )
+            status = self._status(execution)
+            workflow = _short(machine, self.stack_prefix)
+            trace.executions.append({"state_machine": workflow, "status": status, "states": states})
+            if status in FAILED_STATUSES:
+                trace.failed.append(
+                    {
+                        "event": trace.event_id,
+                        "workflow": workflow,
+                        "state": states[-1] if states else "(no state entered)",
+                        "error": _execution_error(history, status),
+                    }
+                )
             trace.simulated_seconds += simulated_seconds(arn)
         trace.executions.sort(key=lambda e: (e["state_machine"], e["status"]))
         for message in self._sent_emails(before["emails"]):
@@ -393,6 +407,12 @@ class LocalAws:
         trace.sns = dict(
             Counter(self._name(f.data["topic"]) for f in facts if f.kind == "sns_published")
         )
+        trace.notices = [
+            {"topic": self._name(f.data["topic"]), "message": str(f.data.get("message"))}
+            for f in facts
+            if f.kind == "sns_published"
+            and self._name(f.data["topic"]) not in NOT_STAFF_NOTICE_TOPICS
+        ]
         trace.table_writes = dict(
             Counter(self._name(f.data["table"]) for f in facts if f.kind == "table_write")
         )
@@ -407,6 +427,54 @@ class LocalAws:
             for name in after
             if after[name] > before["dlq"].get(name, 0)
         }
+        self._dead_lettered(trace, facts)
+
+    def _target_name(self, arn: str) -> str:
+        """A workflow as the executions name it ("fulfilment"), anything else by construct."""
+        name = arn.rsplit(":", 1)[-1]
+        if ":stateMachine:" in arn:
+            return _short(name, self.stack_prefix)
+        return self._name(name)
+
+    def _dead_lettered(self, trace: EventTrace, facts: list[Any]) -> None:
+        """One failure per dead-lettered message, with the error that sent it there."""
+        explained: Counter[str] = Counter()
+        for fact in facts:
+            if fact.kind == "target_failed" and fact.data.get("dlq"):
+                dlq = self._name(fact.data["dlq"].rsplit(":", 1)[-1])
+                explained[dlq] += 1
+                trace.failed.append(
+                    {
+                        "event": trace.event_id,
+                        "workflow": self._target_name(fact.data["target_arn"]),
+                        "state": f"rule {_short(fact.data['rule'], self.stack_prefix)} -> {dlq}",
+                        "error": str(fact.data.get("error")),
+                    }
+                )
+        pipe_errors = [f.data for f in facts if f.kind == "pipe_failed"]
+        for queue, count in trace.dlq.items():
+            for _ in range(count - explained[queue]):
+                error = pipe_errors[-1] if pipe_errors else {}
+                trace.failed.append(
+                    {
+                        "event": trace.event_id,
+                        "workflow": _short(str(error.get("pipe", queue)), self.stack_prefix),
+                        "state": f"dead-lettered to {queue}",
+                        "error": str(error.get("error", "moved to the dead-letter queue")),
+                    }
+                )
+
+
+def _execution_error(history: list[dict[str, Any]], status: str) -> str:
+    """The error and cause an execution ended with, as Step Functions reports them."""
+    for event in reversed(history):
+        for key in ("executionFailedEventDetails", "executionTimedOutEventDetails",
+                    "executionAbortedEventDetails"):
+            details = event.get(key)
+            if details:
+                error, cause = details.get("error", status), details.get("cause")
+                return f"{error}: {cause}" if cause else str(error)
+    return status
 
 
 def _email_summary(message: Any) -> dict[str, str]:

@@ -53,3 +53,58 @@ def test_local_deploys_and_lists_what_it_asserted(capsys: pytest.CaptureFixture[
     assert "into the local AWS" in out
     assert "AWS::StepFunctions::StateMachine" in out and "AWS::Events::Rule" in out
     assert "moto gaps bridged:" in out
+
+
+def _many_events_one_too_big_for_step_functions(tmp_path: Path) -> tuple[list[str], str]:
+    """21 events (more than the per-event trace shows): 20 small ones and one paid order of
+    ~300 KiB, which PutEvents accepts (1 MiB) but StartExecution (256 KiB) refuses, so its
+    workflow target is dead-lettered."""
+    failed_payment = json.loads((EXAMPLES / "04-payment-failed.json").read_text())
+    paths = []
+    for n in range(20):
+        event = dict(failed_payment, id=f"evt_many{n:02d}")
+        path = tmp_path / f"{n:02d}.json"
+        path.write_text(json.dumps(event))
+        paths.append(str(path))
+    big = json.loads((EXAMPLES / "01-card-order-paid.json").read_text())
+    big["id"] = "evt_too_big_for_step_functions"
+    big["data"]["object"]["metadata"]["note"] = "x" * 300_000
+    path = tmp_path / "20-big.json"
+    path.write_text(json.dumps(big))
+    return [*paths, str(path)], big["id"]
+
+
+def test_replay_prints_every_failure_at_any_event_count_and_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from payops.cli import main
+
+    paths, big_id = _many_events_one_too_big_for_step_functions(tmp_path)
+    status = main(["replay", *paths])
+    out = capsys.readouterr().out
+    assert status == 1  # something was dead-lettered
+    (line,) = [line for line in out.splitlines() if "FAILED" in line and "fulfilment" in line]
+    assert big_id in line and "20-big.json" in line
+    assert "rule paid-order -> RuleTargetsDeadLetters" in line  # where it went
+    assert "262144" in line  # StartExecution's input limit: the error says why
+
+
+def test_replay_json_lists_failures_and_notices_and_allow_failures_keeps_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from payops.cli import main
+
+    paths, big_id = _many_events_one_too_big_for_step_functions(tmp_path)
+    status = main(["replay", *paths, "--json", "--allow-failures"])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    failed = {(f["event"], f["workflow"]) for f in summary["failed"]}
+    assert (big_id, "fulfilment") in failed
+    assert all(set(f) == {"event", "workflow", "state", "error"} for f in summary["failed"])
+    assert {f["event"] for f in summary["failed"]} == {big_id}
+    topics = [n["topic"] for n in summary["notices"]]
+    # 20 payment-failed notices and the big order's staff notice (small: it is delivered).
+    assert topics.count("NotificationsPaymentProblems") == 20
+    assert topics.count("NotificationsOrders") == 1
+    assert all(n["message"] for n in summary["notices"])
+    assert "NotificationsPaymentActivity" not in topics  # raw events are not notices
