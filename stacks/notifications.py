@@ -1,12 +1,15 @@
 """Staff notifications: SNS topics, readable messages, SNS->SQS fan-out, audit trail.
 
-Messages are shaped by EventBridge input transformers (no Lambda). Raw payment events go to a
+Each notice rule starts the Express notice workflow, which formats the message from
+functions/notices/templates.json and publishes it to the rule's staff topic. Raw payment events go to a
 fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each with its
 own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow writing one
 DynamoDB item per Stripe event.
 """
 
 from __future__ import annotations
+
+import json
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -21,6 +24,7 @@ from constructs import Construct
 
 from stacks.nag import acknowledge
 from stacks.shared import Shared
+from stacks.functions import python_function
 from stacks.targets import RETRY_POLICY, encrypted_queue
 from stacks.workflow import Workflow
 
@@ -33,78 +37,25 @@ AUDIT_WHY = (
 )
 
 
-def message_templates(dashboard_url: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """rule name -> (input template, input paths): one readable line per notification.
-
-    EventBridge requires quotes around a string template; values are inserted unescaped. A path
-    missing from an event renders as nothing, which the payment-failed template relies on: its
-    rule matches checkout sessions (amount_total, customer_details.email) and invoices
-    (amount_due) -- two shapes, one target. Amounts are Stripe's, in the currency's smallest unit
-    (yen for JPY, cents for USD).
-    """
-    session = {
-        "id": "$.detail.data.object.id",
-        "amount": "$.detail.data.object.amount_total",
-        "currency": "$.detail.data.object.currency",
-        "email": "$.detail.data.object.customer_details.email",
-    }
-    session_link = f"{dashboard_url}/checkout/sessions/<id>"
-    return {
-        "paid-order": (
-            f'"Paid order <id>: <amount> <currency> (minor units) from <email> - {session_link}"',
-            session,
-        ),
-        "free-order": (
-            f'"Free order <id> (no payment required): <amount> <currency> from <email> - '
-            f'{session_link}"',
-            session,
-        ),
-        "large-order": (
-            f'"Large order <id>: <amount> <currency> (minor units) from <email> - {session_link}"',
-            session,
-        ),
-        "awaiting-payment": (
-            f'"Awaiting payment for order <id>: <amount> <currency> (minor units) from <email>, '
-            f'not paid yet (konbini or bank transfer) - {session_link}"',
-            session,
-        ),
-        "payment-failed": (
-            f'"Payment failed (<type>) on <id>: <amountTotal><amountDue> <currency> (minor units), '
-            f'customer <customer> <email> - {dashboard_url}/events/<event>"',
-            {
-                "type": "$.detail.type",
-                "event": "$.detail.id",
-                "id": "$.detail.data.object.id",
-                "amountTotal": "$.detail.data.object.amount_total",
-                "amountDue": "$.detail.data.object.amount_due",
-                "currency": "$.detail.data.object.currency",
-                "customer": "$.detail.data.object.customer",
-                "email": "$.detail.data.object.customer_details.email",
-            },
-        ),
-        "refund": (
-            f'"Refunded <refunded> of <amount> <currency> (minor units) on charge <id> for '
-            f'<email> - {dashboard_url}/payments/<id>"',
-            {
-                "id": "$.detail.data.object.id",
-                "amount": "$.detail.data.object.amount",
-                "refunded": "$.detail.data.object.amount_refunded",
-                "currency": "$.detail.data.object.currency",
-                "email": "$.detail.data.object.billing_details.email",
-            },
-        ),
-    }
-
-
-# Which topic each staff notification rule publishes to (attribute name on Notifications).
+# Which topic each staff notice rule publishes to (attribute name on Notifications). The
+# message is formatted by the notice workflow from functions/notices/templates.json (one entry
+# per rule here).
 TOPIC_OF_RULE = {
     "paid-order": "orders",
     "free-order": "orders",
     "large-order": "large_orders",
+    "large-invoice": "large_orders",
     "awaiting-payment": "payment_problems",
     "payment-failed": "payment_problems",
     "refund": "payment_problems",
+    "dispute": "payment_problems",
+    "refund-failed": "payment_problems",
+    "payment-intent-failed": "payment_problems",
 }
+NOTICE_WHY = (
+    "Express: one formatting call and one publish per notice, well within a minute; "
+    "at-least-once may repeat a notice, which staff notices already allow"
+)
 
 
 class Notifications(Construct):
@@ -140,17 +91,52 @@ class Notifications(Construct):
             for email in settings.staff_emails:
                 topic.add_subscription(subs.EmailSubscription(email))
 
-        templates = message_templates(settings.stripe_dashboard_url)
-        for rule_name, attribute in TOPIC_OF_RULE.items():
-            topic = getattr(self, attribute)
-            template, paths = templates[rule_name]
-            self._allow_rule(topic, rule_name)
-            shared.catalogue.add_target(
-                rule_name, shared.targets.topic(topic, template=template, paths=paths)
-            )
+        self._notices()
 
         self._fan_out()
         self._audit_trail()
+
+    def _notices(self) -> None:
+        """Each notice rule -> the notice workflow (format, then publish to the rule's topic)."""
+        self.format_function = python_function(
+            self,
+            "FormatNotice",
+            folder="notices",
+            handler="handler.handler",
+            description="Formats a staff notice for a Stripe event (no null text, amounts)",
+            environment={"DASHBOARD_URL": self.shared.settings.stripe_dashboard_url},
+        )
+        self.notice = Workflow(
+            self,
+            "Notice",
+            asl="notice",
+            kind="EXPRESS",
+            why=NOTICE_WHY,
+            substitutions={"FormatFunctionArn": self.format_function.function_arn},
+        )
+        # The unqualified ARN only (the ASL calls it so), not grant_invoke's "<arn>:*".
+        self.notice.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.format_function.function_arn]
+            )
+        )
+        for attribute in sorted(set(TOPIC_OF_RULE.values())):
+            self.notice.grant_alerts(getattr(self, attribute))
+        for rule_name, attribute in TOPIC_OF_RULE.items():
+            topic: sns.Topic = getattr(self, attribute)
+            self.shared.catalogue.add_target(
+                rule_name,
+                self.shared.targets.state_machine(
+                    self.notice.state_machine,
+                    # {notice, topic, event: the Stripe Event}: the workflow needs no more.
+                    input_transformer=events.CfnRule.InputTransformerProperty(
+                        input_paths_map={"detail": "$.detail"},
+                        input_template=json.dumps(
+                            {"notice": rule_name, "topic": topic.topic_arn, "event": "@DETAIL@"}
+                        ).replace('"@DETAIL@"', "<detail>"),
+                    ),
+                ),
+            )
 
     def _topic(self, construct_id: str, display_name: str) -> sns.Topic:
         return sns.Topic(

@@ -45,6 +45,7 @@ class PayOpsStack(Stack):
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
         self.operations = Operations(self, "Operations", shared=shared)
+        self.catalogue.check_every_rule_acts()
 
         CfnOutput(self, "EventBusName", value=self.ingress.bus_name)
         if self.ingress.receiver_url is not None:

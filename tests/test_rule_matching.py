@@ -30,7 +30,11 @@ PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
 # Another partner's events can reach the partner path only; the webhook path never sees them.
 PARTNER_ONLY = {"other-partner-source.json"}
 MODES = ("partner", "webhook")
-NESTED_RESOURCES = {"customer.subscription": "subscription", "charge.refund": "refund"}
+NESTED_RESOURCES = {
+    "customer.subscription": "subscription",
+    "charge.refund": "refund",
+    "charge.dispute": "dispute",
+}
 
 
 def settings(ingress: str, **context: Any) -> Settings:
@@ -87,7 +91,8 @@ def test_fixture_is_a_partner_envelope_around_a_full_stripe_event(name: str) -> 
     event = envelope["detail"]
     assert is_stripe_event(event) and envelope["detail-type"] == event["type"]
     assert event["id"].startswith("evt_") and event["livemode"] is False
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", event["api_version"])
+    # Since 2024-09-30 Stripe names versions with a release suffix: "2024-10-28.acacia".
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", event["api_version"])
     assert set(event["request"]) == {"id", "idempotency_key"}
     assert isinstance(event["created"], int) and isinstance(event["pending_webhooks"], int)
     obj = event["data"]["object"]

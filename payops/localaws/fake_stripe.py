@@ -539,11 +539,40 @@ class FakeStripe:
             return 200, dict(self._subscription(match.group(1)))
         if match and method == "DELETE":
             return 200, self._cancel_subscription(match.group(1), params)
+        withdrawn = self._route_coupon_withdrawal(method, path, params)
+        if withdrawn is not None:
+            return withdrawn
         raise StripeError(
             404,
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
             "or we can help at https://support.stripe.com/.",
         )
+
+    # -- coupon withdrawal (issue 10: a coupon dies with its refunded order) ----------------
+    def _route_coupon_withdrawal(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> tuple[int, dict] | None:
+        """POST /v1/promotion_codes/{id} (active, metadata) and DELETE /v1/coupons/{id}."""
+        match = re.fullmatch(r"/v1/promotion_codes/([^/]+)", path)
+        if match and method == "POST":
+            _allow(params, {"active", "metadata"})
+            promo = self.promotion_codes.get(match.group(1))
+            if promo is None:
+                raise StripeError(
+                    404, f"No such promotion code: '{match.group(1)}'", code="resource_missing"
+                )
+            promo["active"] = _bool(params, "active", promo["active"])
+            promo["metadata"] = {**promo["metadata"], **_metadata(params)}
+            return 200, dict(promo)
+        match = re.fullmatch(r"/v1/coupons/([^/]+)", path)
+        if match and method == "DELETE":
+            _allow(params, set())
+            if self.coupons.pop(match.group(1), None) is None:
+                raise StripeError(
+                    404, f"No such coupon: '{match.group(1)}'", code="resource_missing"
+                )
+            return 200, {"id": match.group(1), "object": "coupon", "deleted": True}
+        return None
 
     # -- endpoints
     def _create_coupon(self, params: dict[str, Any]) -> dict[str, Any]:

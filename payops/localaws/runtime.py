@@ -216,6 +216,16 @@ class LocalAws:
             delivery=delivery,
         )
         self._fill(trace, mark, before)
+        if delivery != "accepted":  # Stripe would see the delivery fail: not a success either
+            trace.failed.insert(
+                0,
+                {
+                    "event": trace.event_id,
+                    "workflow": f"{self.settings.ingress} ingress",
+                    "state": "delivery",
+                    "error": delivery,
+                },
+            )
         trace.wall_seconds = time.perf_counter() - started
         return trace
 
