@@ -1,8 +1,8 @@
 """Staff notifications: SNS topics, readable messages, SNS->SQS fan-out, audit trail.
 
 Each notice rule starts the Express notice workflow, which formats the message from
-functions/notices/templates.json and publishes it to the rule's staff topic. Raw payment events go to a
-fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each with its
+functions/notices/templates.json and publishes it to the rule's staff topic. Raw payment events
+go to a fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each with its
 own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow writing one
 DynamoDB item per Stripe event.
 """
@@ -22,9 +22,9 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.functions import python_function
 from stacks.nag import acknowledge
 from stacks.shared import Shared
-from stacks.functions import python_function
 from stacks.targets import RETRY_POLICY, encrypted_queue
 from stacks.workflow import Workflow
 
