@@ -2,9 +2,9 @@
 
 Each notice rule starts the Express notice workflow, which formats the message from
 functions/notices/templates.json and publishes it to the rule's staff topic. Raw payment events
-go to a fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each with its
-own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow writing one
-DynamoDB item per Stripe event.
+go to a fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each
+with its own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow
+writing one DynamoDB item per Stripe event.
 """
 
 from __future__ import annotations
