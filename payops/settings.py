@@ -88,6 +88,7 @@ class Settings:
     stripe_dashboard_url: str = "https://dashboard.stripe.com"
     sender_email: str = "orders@example.com"  # an SES-verified identity in real deployments
     download_link_ttl_hours: int = 72
+    download_limit: int = 5  # downloads per link (grant); a re-issued link starts again
     coupon_min_order_jpy: int = 10000
     coupon_percent_off: int = 10
     stripe_api_key_secret_name: str = "payops/stripe-api-key"
@@ -169,6 +170,7 @@ _PARSERS.update(
         "stripe_dashboard_url": _https_url,
         "sender_email": _email,
         "download_link_ttl_hours": _positive_int,
+        "download_limit": _positive_int,
         "coupon_min_order_jpy": _positive_int,
         "coupon_percent_off": _percent,
         "stripe_api_key_secret_name": _secret_name,

@@ -9,6 +9,7 @@ from payops.rules import load_catalogue
 from payops.settings import Settings
 from stacks.coupons import Coupons
 from stacks.customer_mirror import CustomerMirror
+from stacks.downloads import DownloadLinks
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
@@ -41,6 +42,9 @@ class PayOpsStack(Stack):
         self.notifications = Notifications(self, "Notifications", shared=shared)
         shared.alerts = self.notifications.payment_problems
         self.fulfilment = Fulfilment(self, "Fulfilment", shared=shared)
+        self.downloads = DownloadLinks(
+            self, "DownloadLinks", shared=shared, fulfilment=self.fulfilment
+        )
         self.coupons = Coupons(self, "Coupons", shared=shared)
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
