@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import Synthesized, load_fixture
+from conftest import ROOT, Synthesized, load_fixture
 from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
 
@@ -42,6 +42,7 @@ class Local:
     alerts_queue: str
     stripe: FakeStripe
     api_key: str
+    revoke_arn: str = ""
 
     client = staticmethod(client)
     finish = staticmethod(finish)
@@ -81,6 +82,12 @@ def local() -> Iterator[Local]:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        dynamodb.create_table(
+            TableName="issued",
+            KeySchema=[{"AttributeName": "paymentIntent", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "paymentIntent", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         sns = boto3.client("sns", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         topic = sns.create_topic(Name="payment-problems")["TopicArn"]
@@ -111,15 +118,33 @@ def local() -> Iterator[Local]:
                 "SenderEmail": SENDER,
                 "AlertTopicArn": topic,
                 "StripeDashboardUrl": DASHBOARD,
+                "IssuedCouponsTable": "issued",
             },
         )
-        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
             name="coupon",
             definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/coupon",
             type="EXPRESS",
         )["stateMachineArn"]
-        yield Local(machine, "claims", queue, fake, api_key)
+        revoke = render(
+            "coupon-revoke",
+            {
+                "IssuedCouponsTable": "issued",
+                "StripeConnectionArn": connection,
+                "StripeApiVersion": STRIPE_API_VERSION,
+                "AlertTopicArn": topic,
+                "StripeDashboardUrl": DASHBOARD,
+            },
+        )
+        revoke_arn = sfn.create_state_machine(
+            name="coupon-revoke",
+            definition=revoke,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/coupon-revoke",
+            type="EXPRESS",
+        )["stateMachineArn"]
+        yield Local(machine, "claims", queue, fake, api_key, revoke_arn)
     sfb.set_http_routes({})
     if not was_installed:
         sfb.uninstall()
@@ -145,7 +170,7 @@ def test_happy_path_creates_one_coupon_and_code_and_emails_it(local: Local) -> N
     assert run.status == "SUCCEEDED", run.error
     assert run.states() == [
         "Claim", "HasBuyerEmail", "CreateCoupon", "HasCustomer", "PromotionCodeForCustomer",
-        "CreatePromotionCode", "EmailCode", "MarkDone",
+        "CreatePromotionCode", "HasPaymentIntent", "RecordCouponOfPayment", "EmailCode", "MarkDone",
     ]  # fmt: skip
     (coupon,) = local.stripe.coupons.values()
     assert coupon["percent_off"] == PERCENT_OFF
@@ -314,7 +339,7 @@ def test_coupon_workflow_is_express_and_targets_the_qualifying_order_rule(
         k: v for k, v in _resources(partner, "AWS::StepFunctions::StateMachine").items()
         if k.startswith("Coupons")
     }  # fmt: skip
-    ((machine_id, machine),) = machines.items()
+    ((machine_id, machine),) = [(k, v) for k, v in machines.items() if "Revoke" not in k]
     assert machine["Properties"]["StateMachineType"] == "EXPRESS"
     rule = next(
         r for r in _resources(partner, "AWS::Events::Rule").values()
@@ -347,6 +372,112 @@ def test_coupon_role_may_call_only_stripe_with_its_connection(partner: Synthesiz
     for statement in default:
         if statement["Resource"] == "*":  # logs delivery and X-Ray only
             assert all(a.startswith(("logs:", "xray:")) for a in statement["Action"])
+
+
+# ------------------------------------------------------------------------------ withdrawal
+FULL_REFUND = "charge.refunded.full-jpy-36000.json"  # the refund of ORDER's payment intent
+
+
+def _issued(local: Local, payment_intent: str) -> dict[str, Any] | None:
+    return (
+        local.client("dynamodb")
+        .get_item(TableName="issued", Key={"paymentIntent": {"S": payment_intent}})
+        .get("Item")
+    )
+
+
+def _revoke(local: Local, envelope: dict[str, Any]) -> Run:
+    return local.finish(start(local.revoke_arn, envelope))
+
+
+def test_a_full_refund_withdraws_the_coupon_the_order_earned(local: Local) -> None:
+    order = _order()
+    assert local.run(order).status == "SUCCEEDED"
+    intent = order["detail"]["data"]["object"]["payment_intent"]
+    issued = _issued(local, intent)
+    assert issued and issued["status"] == {"S": "ISSUED"}
+    coupon, promo = issued["couponId"]["S"], issued["promotionCodeId"]["S"]
+    assert local.stripe.promotion_codes[promo]["active"] is True
+
+    refund = load_fixture(f"events/{FULL_REFUND}")
+    assert refund["detail"]["data"]["object"]["payment_intent"] == intent
+    run = _revoke(local, refund)
+
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "CouponWithdrawn"
+    assert local.stripe.promotion_codes[promo]["active"] is False
+    assert coupon not in local.stripe.coupons  # deleted
+    (deactivate,) = local.calls(f"/v1/promotion_codes/{promo}")
+    assert _form(deactivate)["active"] == "false"
+    assert deactivate.headers["idempotency-key"] == f"revoke-promo-{refund['detail']['id']}"
+    assert _issued(local, intent)["status"] == {"S": "REVOKED"}  # type: ignore[index]
+
+    # Redelivered: nothing more is called.
+    calls = len(local.stripe.calls)
+    again = _revoke(local, refund)
+    assert again.states()[-1] == "AlreadyWithdrawn" and len(local.stripe.calls) == calls
+
+
+def test_a_refund_of_an_order_without_a_coupon_calls_nothing(local: Local) -> None:
+    run = _revoke(local, load_fixture("events/charge.refunded.json"))
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "NoCouponIssued"
+    assert local.stripe.calls == []
+    guest = load_fixture(f"events/{FULL_REFUND}")
+    guest["detail"]["data"]["object"]["payment_intent"] = None  # a charge without an intent
+    assert _revoke(local, guest).states()[-1] == "NoCouponIssued"
+
+
+def test_a_coupon_already_deleted_in_the_dashboard_is_still_withdrawn(local: Local) -> None:
+    order = _order()
+    assert local.run(order).status == "SUCCEEDED"
+    intent = order["detail"]["data"]["object"]["payment_intent"]
+    local.stripe.coupons.pop(_issued(local, intent)["couponId"]["S"])  # type: ignore[index]
+    run = _revoke(local, load_fixture(f"events/{FULL_REFUND}"))
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "CouponWithdrawn"  # 404 is fine
+
+
+def test_stripe_failing_to_withdraw_alerts_staff(local: Local) -> None:
+    order = _order()
+    assert local.run(order).status == "SUCCEEDED"
+    local.stripe.fail_next(500, times=4)  # more than the 3 retries
+    run = _revoke(local, load_fixture(f"events/{FULL_REFUND}"))
+    assert run.status == "FAILED" and run.error == "CouponNotWithdrawn"
+    (alert,) = local.alerts()
+    assert "could not be withdrawn" in alert["Message"] and "StatusCode.500" in alert["Message"]
+    intent = order["detail"]["data"]["object"]["payment_intent"]
+    assert _issued(local, intent)["status"] == {"S": "ISSUED"}  # type: ignore[index]
+
+
+def test_coupon_workflows_have_a_timeout_and_the_revoke_rule_starts_withdrawal(
+    partner: Synthesized,
+) -> None:
+    machines = {
+        k: v for k, v in _resources(partner, "AWS::StepFunctions::StateMachine").items()
+        if k.startswith("Coupons")
+    }  # fmt: skip
+    assert len(machines) == 2
+    for asl in ("coupon", "coupon-revoke"):  # Express allows 5 minutes; a run needs < 1
+        definition = json.loads((ROOT / "statemachines" / f"{asl}.asl.json").read_text())
+        assert definition["TimeoutSeconds"] == 120, asl
+        assert '"TimeoutSeconds": 120' in machines_text(machines), asl
+    (revoke_id,) = [k for k in machines if k.startswith("CouponsRevoke")]
+    rule = next(
+        r for r in _resources(partner, "AWS::Events::Rule").values()
+        if r["Properties"]["Name"].endswith("-order-refunded-in-full")
+    )  # fmt: skip
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Ref": revoke_id}]
+    statements = _statements(partner, "CouponsRevokeStripeApiPolicy")
+    invoke = next(s for s in statements if s["Action"] == "states:InvokeHTTPEndpoint")
+    assert invoke["Condition"]["StringEquals"] == {"states:HTTPMethod": ["DELETE", "POST"]}
+
+
+def machines_text(machines: dict[str, Any]) -> str:
+    """The synthesized definitions as text (CDK joins them around tokens)."""
+    return "".join(
+        part
+        for m in machines.values()
+        for part in m["Properties"]["DefinitionString"]["Fn::Join"][1]
+        if isinstance(part, str)
+    )
 
 
 def _connection_id(synth: Synthesized) -> str:
