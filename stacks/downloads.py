@@ -88,7 +88,7 @@ class DownloadLinks(Construct):
             Stack.of(self),
             "ReissueDownloadFunctionName",
             value=self.reissue_function.function_name,
-            description='aws lambda invoke --function-name <this> --payload \'{"orderId": "cs_..."}\'',
+            description="Staff re-issue of an order's download links (see the README)",
         )
 
 

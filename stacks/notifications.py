@@ -10,6 +10,7 @@ writing one DynamoDB item per Stripe event.
 from __future__ import annotations
 
 import json
+import re
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -22,6 +23,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.bundling import FUNCTIONS_DIR
 from stacks.functions import python_function
 from stacks.nag import acknowledge
 from stacks.shared import Shared
@@ -52,10 +54,52 @@ TOPIC_OF_RULE = {
     "refund-failed": "payment_problems",
     "payment-intent-failed": "payment_problems",
 }
+NOTICE_TEMPLATES = FUNCTIONS_DIR / "notices" / "templates.json"
 NOTICE_WHY = (
     "Express: one formatting call and one publish per notice, well within a minute; "
     "at-least-once may repeat a notice, which staff notices already allow"
 )
+
+
+def notice_fields(rule_name: str) -> list[str]:
+    """The paths into the Stripe object that the rule's notice template reads."""
+    template = json.loads(NOTICE_TEMPLATES.read_text(encoding="utf-8"))[rule_name]
+    paths = {"id"}
+    for how in template["fields"].values():
+        if isinstance(how, str):
+            paths.add(how)
+        elif "money" in how:
+            paths |= {how["money"], "currency"}
+        elif "date" in how:
+            paths.add(how["date"])
+        elif "dashboard" in how:
+            paths |= set(re.findall(r"\{(\w+)\}", how["dashboard"])) - {"event"}
+    return sorted(paths)
+
+
+def notice_input(rule_name: str, topic_arn: str) -> events.CfnRule.InputTransformerProperty:
+    """{notice, topic, event}: the event cut down to the fields its template reads.
+
+    A whole Stripe event can be near EventBridge's 1 MiB, over Step Functions' 256 KiB input; a
+    notice must still go out for it. A path missing from the event arrives empty, which the
+    formatter leaves out like null.
+    """
+    paths_map = {"eventId": "$.detail.id", "eventType": "$.detail.type"}
+    obj: dict = {}
+    for index, path in enumerate(notice_fields(rule_name)):
+        *parents, leaf = path.split(".")
+        node = obj
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = f"@p{index}@"
+        paths_map[f"p{index}"] = f"$.detail.data.object.{path}"
+    event = {"id": "@eventId@", "type": "@eventType@", "data": {"object": obj}}
+    template = json.dumps({"notice": rule_name, "topic": topic_arn, "event": event})
+    for name in paths_map:
+        template = template.replace(f'"@{name}@"', f"<{name}>")
+    return events.CfnRule.InputTransformerProperty(
+        input_paths_map=paths_map, input_template=template
+    )
 
 
 class Notifications(Construct):
@@ -128,13 +172,7 @@ class Notifications(Construct):
                 rule_name,
                 self.shared.targets.state_machine(
                     self.notice.state_machine,
-                    # {notice, topic, event: the Stripe Event}: the workflow needs no more.
-                    input_transformer=events.CfnRule.InputTransformerProperty(
-                        input_paths_map={"detail": "$.detail"},
-                        input_template=json.dumps(
-                            {"notice": rule_name, "topic": topic.topic_arn, "event": "@DETAIL@"}
-                        ).replace('"@DETAIL@"', "<detail>"),
-                    ),
+                    input_transformer=notice_input(rule_name, topic.topic_arn),
                 ),
             )
 

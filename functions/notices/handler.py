@@ -28,9 +28,7 @@ TEMPLATES: dict[str, dict[str, Any]] = json.loads(
 )
 # Stripe's zero-decimal and three-decimal currencies (docs.stripe.com/currencies): an amount is
 # in the currency's smallest unit, so JPY 4800 is ¥4,800 and USD 1250 is $12.50.
-ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
-)
+ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
 THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
 SYMBOLS = {"jpy": "¥", "usd": "$", "eur": "€", "gbp": "£", "krw": "₩", "inr": "₹"}
 UNKNOWN = "(unknown)"

@@ -478,8 +478,11 @@ class LocalAws:
 def _execution_error(history: list[dict[str, Any]], status: str) -> str:
     """The error and cause an execution ended with, as Step Functions reports them."""
     for event in reversed(history):
-        for key in ("executionFailedEventDetails", "executionTimedOutEventDetails",
-                    "executionAbortedEventDetails"):
+        for key in (
+            "executionFailedEventDetails",
+            "executionTimedOutEventDetails",
+            "executionAbortedEventDetails",
+        ):
             details = event.get(key)
             if details:
                 error, cause = details.get("error", status), details.get("cause")

@@ -197,6 +197,18 @@ def test_a_guest_order_with_null_email_and_amount_reads_without_null(local: Loca
     assert notice["message"].startswith(f"Paid order {session['id']}: (unknown)")
 
 
+def test_an_event_too_big_for_a_workflow_still_gets_its_notice(local: LocalAws) -> None:
+    envelope = load_fixture("events/checkout.session.completed.card-paid.json")
+    envelope["detail"]["id"] = "evt_big_order_notice"
+    envelope["detail"]["data"]["object"]["metadata"]["note"] = "x" * 300_000  # > 256 KiB
+
+    trace = local.send(LoadedEvent("big", envelope))
+
+    (notice,) = trace.notices
+    assert notice["topic"] == "NotificationsOrders" and "¥4,980" in notice["message"]
+    assert {f["workflow"] for f in trace.failed} == {"fulfilment", "NotificationsPaymentActivity"}
+
+
 # ------------------------------------------------------------------------------ every rule acts
 
 
@@ -215,7 +227,12 @@ def test_every_notice_rule_starts_the_notice_workflow_with_its_topic(partner: Sy
         template = json.dumps(target["InputTransformer"])
         assert f'\\"notice\\": \\"{rule_name}\\"' in template
         topic = "Notifications" + attribute.title().replace("_", "")
-        assert topic in template and "<detail>" in template, template
+        assert topic in template, template
+        # Only what the template reads: a notice input stays small whatever the event's size.
+        paths = target["InputTransformer"]["InputPathsMap"]
+        assert "$.detail.data.object.id" in paths.values() and "$.detail" not in paths.values()
+        assert all(p.startswith(("$.detail.data.object.", "$.detail.id", "$.detail.type"))
+                   for p in paths.values())  # fmt: skip
         assert "Arn" in target["DeadLetterConfig"] and target["RetryPolicy"]
 
 
