@@ -36,6 +36,7 @@ EXPECTED_SUMMARY = {
         "coupon": {"SUCCEEDED": 1},
         "customer-mirror": {"SUCCEEDED": 3},
         "fulfilment": {"SUCCEEDED": 4},
+        "notice": {"SUCCEEDED": 7},  # one per staff notice (the duplicate's too)
         "subscription-deprovision": {"SUCCEEDED": 1},
         "subscription-provision": {"SUCCEEDED": 1},
     },
@@ -72,6 +73,75 @@ EXPECTED_SUMMARY = {
         },
     ],
     "dlq": {},
+    "failed": [],
+    # Read by eye: amounts per currency, no null text, a Dashboard link each. Staff notices are
+    # not effectively-once: the duplicate delivery (09) notifies again.
+    "notices": [
+        {
+            "topic": "NotificationsLargeOrders",
+            "message": (
+                "Large order cs_test_a10CI1UjLacTi8WNdrZNYFL4n2qh6UPFGm7zAJo6SyJLVyBbzi"
+                "1AoRmhZxtf: ¥36,000 from aiko.watanabe@corp.example.jp (Aiko Watanabe)"
+                "\nhttps://dashboard.stripe.com/checkout/sessions/cs_test_a10CI1UjLacTi8"
+                "WNdrZNYFL4n2qh6UPFGm7zAJo6SyJLVyBbzi1AoRmhZxtf"
+            ),
+        },
+        {
+            "topic": "NotificationsOrders",
+            "message": (
+                "Paid order cs_test_a10CI1UjLacTi8WNdrZNYFL4n2qh6UPFGm7zAJo6SyJLVyBbzi1"
+                "AoRmhZxtf: ¥36,000 from aiko.watanabe@corp.example.jp (Aiko Watanabe)\n"
+                "https://dashboard.stripe.com/checkout/sessions/cs_test_a10CI1UjLacTi8W"
+                "NdrZNYFL4n2qh6UPFGm7zAJo6SyJLVyBbzi1AoRmhZxtf"
+            ),
+        },
+        {
+            "topic": "NotificationsOrders",
+            "message": (
+                "Paid order cs_test_a1rfC313SyucPIE9BmyQnNOyzszoj11c51cLNYHuYDx2ngdiOTt"
+                "zfDqrhg5e: ¥4,980 from hanako.sato@example.jp (Hanako Sato)\nhttps://da"
+                "shboard.stripe.com/checkout/sessions/cs_test_a1rfC313SyucPIE9BmyQnNOyz"
+                "szoj11c51cLNYHuYDx2ngdiOTtzfDqrhg5e"
+            ),
+        },
+        {
+            "topic": "NotificationsOrders",
+            "message": (
+                "Paid order cs_test_a1rfC313SyucPIE9BmyQnNOyzszoj11c51cLNYHuYDx2ngdiOTt"
+                "zfDqrhg5e: ¥4,980 from hanako.sato@example.jp (Hanako Sato)\nhttps://da"
+                "shboard.stripe.com/checkout/sessions/cs_test_a1rfC313SyucPIE9BmyQnNOyz"
+                "szoj11c51cLNYHuYDx2ngdiOTtzfDqrhg5e"
+            ),
+        },
+        {
+            "topic": "NotificationsOrders",
+            "message": (
+                "Paid order cs_test_a1x7wYWCarUJnQgivL2dIYY2SuaWwMlnLZOkgnU04iROmjIla5b"
+                "1MbHHBtlb: ¥2,980 from kenji.suzuki@example.jp (Kenji Suzuki)\nhttps://"
+                "dashboard.stripe.com/checkout/sessions/cs_test_a1x7wYWCarUJnQgivL2dIYY"
+                "2SuaWwMlnLZOkgnU04iROmjIla5b1MbHHBtlb"
+            ),
+        },
+        {
+            "topic": "NotificationsPaymentProblems",
+            "message": (
+                "Awaiting payment for order cs_test_a1x7wYWCarUJnQgivL2dIYY2SuaWwMlnLZO"
+                "kgnU04iROmjIla5b1MbHHBtlb: ¥2,980 from kenji.suzuki@example.jp (Kenji "
+                "Suzuki), not paid yet (konbini or bank transfer)\nhttps://dashboard.str"
+                "ipe.com/checkout/sessions/cs_test_a1x7wYWCarUJnQgivL2dIYY2SuaWwMlnLZOk"
+                "gnU04iROmjIla5b1MbHHBtlb"
+            ),
+        },
+        {
+            "topic": "NotificationsPaymentProblems",
+            "message": (
+                "Payment failed (checkout.session.async_payment_failed) on cs_test_a1sF"
+                "5DG5nFLHIUH5PrAtpUak9LkcnzfzUOffqWiG7l4IkRjJUqPSOwA0U7nR: ¥3,980 from "
+                "yuki.takahashi@example.jp, customer cus_QqkWCijKevxsAu\nhttps://dashboa"
+                "rd.stripe.com/events/evt_1PRPjYk2LmQv8B1ExN6cPNCU"
+            ),
+        },
+    ],
 }
 
 
@@ -95,7 +165,11 @@ def replayed(request: pytest.FixtureRequest):
 def normalised(summary: dict) -> dict:
     # Emails are compared as a multiset: two workflows triggered by one event may finish in
     # either order.
-    return {**summary, "emails": sorted(summary["emails"], key=json.dumps)}
+    return {
+        **summary,
+        "emails": sorted(summary["emails"], key=json.dumps),
+        "notices": sorted(summary["notices"], key=json.dumps),
+    }
 
 
 def test_example_story_summary_is_exactly_as_expected(replayed) -> None:
