@@ -45,6 +45,7 @@ SCENARIOS = (
     (2, "free_order"),
     (20, "subscription"),
     (8, "customer_only"),
+    (3, "troubled_order"),
 )
 FAMILY = ("Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura")
 GIVEN = ("Hanako", "Kenji", "Aiko", "Daichi", "Haruto", "Yui", "Sota", "Mei")
@@ -73,6 +74,10 @@ def templates() -> dict[str, dict[str, Any]]:
         "sub_quantity": "customer.subscription.updated.quantity-only.json",
         "invoice_paid": "invoice.paid.jpy-5000.json",
         "invoice_failed": "invoice.payment_failed.json",
+        "attempt_failed": "payment_intent.payment_failed.card-declined-guest.json",
+        "dispute_created": "charge.dispute.created.json",
+        "dispute_closed": "charge.dispute.closed.lost-usd.json",
+        "refund_failed": "refund.failed.json",
     }
     loaded = {key: _load(EXAMPLES / name) for key, name in examples.items()}
     loaded.update({key: _load(FIXTURES / name) for key, name in fixtures.items()})
@@ -191,6 +196,39 @@ class _Generator:
             obj["billing_details"]["name"] = who.name
 
         self.emit("refunded", later, change)
+
+    def troubled_order(self, at: int) -> None:
+        """A declined first attempt, a paid order, then a dispute or a refund that fails."""
+        attempt_at = at - self.rng.randrange(30, 600)
+        order = self.card_order(at)
+        session = order["session"]
+        amount, intent = session["amount_total"], session["payment_intent"]
+
+        def declined(obj: dict[str, Any]) -> None:
+            obj.update(id=intent, amount=amount, currency="jpy", created=attempt_at)
+
+        self.emit("attempt_failed", attempt_at, declined)
+        charge = self.ident("ch_3P", 20)
+        later = at + self.rng.randrange(86400, 30 * 86400)
+        if self.rng.random() < 0.6:
+            dispute = self.ident("du_1P", 20)
+
+            def disputed(status: str) -> Callable[[dict[str, Any]], None]:
+                def change(obj: dict[str, Any]) -> None:
+                    obj.update(id=dispute, amount=amount, currency="jpy", charge=charge,
+                               payment_intent=intent, status=status)  # fmt: skip
+
+                return change
+
+            self.emit("dispute_created", later, disputed("needs_response"))
+            self.emit("dispute_closed", later + 14 * 86400, disputed("lost"))
+        else:
+
+            def refund_failed(obj: dict[str, Any]) -> None:
+                obj.update(id=self.ident("re_3P", 20), amount=amount, currency="jpy",
+                           charge=charge, payment_intent=intent, created=later)  # fmt: skip
+
+            self.emit("refund_failed", later, refund_failed)
 
     def free_order(self, at: int) -> None:
         who = self.customer()
