@@ -270,3 +270,52 @@ def test_download_limit_is_a_setting() -> None:
     assert Settings.load({"downloadLimit": "2"}, env={}).download_limit == 2
     with pytest.raises(SettingsError, match="downloadLimit"):
         Settings.load({"downloadLimit": "0"}, env={})
+
+
+# ------------------------------------------------------------------------------ deployed
+
+
+def test_deployed_stack_limits_and_re_issues_a_real_order_link() -> None:
+    """The real template in the local AWS: the emailed link counts downloads up to the limit,
+    the used-up page re-issues to the buyer, and staff re-issue through the output's function."""
+    from payops.envelope import load_events
+    from payops.localaws.runtime import LocalAws
+
+    example = ROOT / "examples" / "events" / "01-card-order-paid.json"
+    with LocalAws({"downloadLimit": "2"}) as local:
+        (event,) = load_events(example, local.settings)
+        trace = local.send(event)
+        assert trace.failed == []
+        messages = emails_since(local, 0)
+        (first,) = messages
+        buyer = first.destinations["ToAddresses"]
+        token = TOKEN_IN.search(first.body).group(1)  # type: ignore[union-attr]
+        functions = local.deployed.resources_of("AWS::Lambda::Function")
+        download = next(p for k, p in functions.items() if k.startswith("FulfilmentDownload"))
+
+        def call(function: str, payload: dict[str, Any]) -> dict[str, Any]:
+            result = local.client("lambda").invoke(
+                FunctionName=function, Payload=json.dumps(payload)
+            )
+            return json.loads(result["Payload"].read())
+
+        http = {"requestContext": {"http": {"method": "GET"}, "domainName": "dl.example"},
+                "queryStringParameters": {"token": token}}  # fmt: skip
+        assert [call(download, http)["statusCode"] for _ in range(3)] == [302, 302, 410]
+        post = {**http, "requestContext": {**http["requestContext"], "http": {"method": "POST"}}}
+        assert call(download, post)["statusCode"] == 202
+        (reissued,) = emails_since(local, 1)
+        assert reissued.destinations["ToAddresses"] == buyer
+
+        staff = local.deployed.outputs["ReissueDownloadFunctionName"]
+        order = event.envelope["detail"]["data"]["object"]["id"]
+        assert call(staff, {"orderId": order}) == {"orderId": order, "links": 1}
+        (by_staff,) = emails_since(local, 2)
+        assert by_staff.destinations["ToAddresses"] == buyer
+        fresh = TOKEN_IN.search(by_staff.body).group(1)  # type: ignore[union-attr]
+        again = {**http, "queryStringParameters": {"token": fresh}}
+        assert call(download, again)["statusCode"] == 302
+
+
+def emails_since(local: Any, start: int) -> list[Any]:
+    return local._sent_emails(start)
