@@ -739,7 +739,9 @@ def test_provisioning_reads_the_bundled_template_asset_only(partner: Synthesized
     assert key.lstrip("/") in definition  # the TemplateURL is the asset's URL
 
 
-def test_provisioning_calls_stripe_with_get_post_delete_deprovisioning_reads_only(partner: Synthesized) -> None:
+def test_provisioning_calls_stripe_with_get_post_delete_deprovisioning_reads_only(
+    partner: Synthesized,
+) -> None:
     statements = _statements(partner, "SubscriptionsProvisionStripeApiPolicy")
     (invoke,) = [s for s in statements if s["Action"] == "states:InvokeHTTPEndpoint"]
     assert invoke["Condition"] == {
