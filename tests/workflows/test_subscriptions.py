@@ -12,7 +12,9 @@ FakeStripe has no GET /v1/invoices/{id}; `FakeStripe` below adds a minimal one (
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -29,6 +31,9 @@ from payops.asl import render
 from payops.localaws import cloudformation_bridge as cfb
 from payops.localaws import stepfunctions_bridge as sfb
 from payops.localaws.fake_stripe import FakeStripe, StripeCall
+from payops.patterns import matches
+from payops.rules import load_catalogue
+from payops.settings import Settings
 from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.stripe_api import STRIPE_API_VERSION
 from stacks.subscriptions import STACK_PREFIX
@@ -46,6 +51,14 @@ TEMPLATE = ROOT / "provisioning" / "customer-stack.json"
 # A stack whose queue cannot be created (SQS refuses the name): CloudFormation ends CREATE_FAILED.
 BROKEN_TEMPLATE = {
     "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "not valid!"}}}
+}
+
+
+_CATALOGUE = load_catalogue(Settings.load({}))
+_RULE_TARGETS = {
+    "subscription-started": "provision",
+    "subscription-ended": "deprovision",
+    "customer-changed": "mirror",
 }
 
 
@@ -95,6 +108,40 @@ class Local:
     def live_stacks(self) -> dict[str, str]:
         return {name: s["StackStatus"] for name, s in self.stacks().items()}
 
+    def mirrored(self, customer: str) -> dict[str, str]:
+        """The customer mirror's subscription items: {sub id: status}."""
+        found = self.client("dynamodb").query(
+            TableName="customers",
+            KeyConditionExpression="customerId = :c",
+            ExpressionAttributeValues={":c": {"S": customer}},
+        )["Items"]
+        return {
+            i["subscriptionId"]["S"]: i["subscriptionStatus"]["S"]
+            for i in found
+            if i["item"]["S"].startswith("subscription#")
+        }
+
+    def deliver(self, envelope: dict[str, Any]) -> list[Run]:
+        """As the deployed stack would: Stripe knows the event's object, then every workflow
+        whose rule matches runs (each to its end, before the next event)."""
+        self.stripe.observe(envelope["detail"])
+        started = [
+            start(self.machines[machine], envelope)
+            for rule in _CATALOGUE
+            if (machine := _RULE_TARGETS.get(rule.name)) and matches(rule.pattern, envelope)
+        ]  # the rule targets run side by side, as EventBridge starts them
+        return [finish(arn) for arn in started]
+
+    def reset(self) -> None:
+        """Forget every stack, record, mirror item and Stripe object (between permutations)."""
+        cfn, ddb = self.client("cloudformation"), self.client("dynamodb")
+        for name in self.stacks():
+            cfn.delete_stack(StackName=name)
+        for table, keys in (("claims", ("pk",)), ("customers", ("customerId", "item"))):
+            for item in ddb.scan(TableName=table)["Items"]:
+                ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        self.stripe.reset()
+
     def calls(self, method: str, path_prefix: str) -> list[StripeCall]:
         return [
             c for c in self.stripe.calls if c.method == method and c.path.startswith(path_prefix)
@@ -115,6 +162,18 @@ def local() -> Iterator[Local]:
             TableName="claims",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="customers",
+            KeySchema=[
+                {"AttributeName": "customerId", "KeyType": "HASH"},
+                {"AttributeName": "item", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "customerId", "AttributeType": "S"},
+                {"AttributeName": "item", "AttributeType": "S"},
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         sns = boto3.client("sns", region_name=REGION)
@@ -157,11 +216,15 @@ def local() -> Iterator[Local]:
                 {**common, **stripe, "CustomerTemplateUrl": f"{url}/broken.json"},
             ),
             "deprovision": render("subscription-deprovision", {**common, **stripe}),
+            "mirror": render("customer-mirror", {"CustomersTable": "customers"}),
         }
         sfn = boto3.client("stepfunctions", region_name=REGION)
         machines = {
             name: sfn.create_state_machine(
-                name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}"
+                name=name,
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
+                type="EXPRESS" if name == "mirror" else "STANDARD",
             )["stateMachineArn"]
             for name, definition in definitions.items()
         }
@@ -610,6 +673,65 @@ def test_a_deleted_event_during_provisioning_hands_the_removal_to_that_run(
     assert run.status == "SUCCEEDED" and run.states()[-1] == "EndedWhileProvisioning"
     assert "Activate" in run.states() and "Teardown" in run.states()  # refused, then removed
     assert local.stacks() == {} and local.record(sub["id"]) == "ended"
+
+
+# ------------------------------------------------------------------------------ permutations
+
+SUB_B = "sub_1PResubscribed0001"
+# Each order costs ~1-2.5 s of workflow runs. By default the 24 orders of A's created / updated /
+# deleted and B's created; SUBSCRIPTION_TEST_ALL_ORDERS=1 adds B's update: all 120 orders (~5 min).
+ALL_ORDERS = os.environ.get("SUBSCRIPTION_TEST_ALL_ORDERS") == "1"
+
+
+def _lifecycles() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Real-shaped events of one customer. A: created (active) -> updated (cancel at period
+    end) -> deleted. B, the resubscription while A runs out: created (active) -> updated."""
+    a = [_event(STARTED), _event("customer.subscription.updated.cancel-at-period-end.json"),
+         _event(ENDED)]  # fmt: skip
+    assert len({_subscription(e)["id"] for e in a}) == 1
+    b = [_event(STARTED), _event("customer.subscription.updated.quantity-only.json")]
+    for event, created in zip(b, (1722000000, 1722500000), strict=True):
+        event["detail"]["id"] += "B"
+        event["detail"]["created"] = created  # between A's cancel request and A's end
+        _subscription(event)["id"] = SUB_B
+    times = [e["detail"]["created"] for e in a] + [e["detail"]["created"] for e in b]
+    assert times[0] < times[1] < times[3] < times[4] < times[2]
+    return a, b
+
+
+def test_every_delivery_order_of_two_subscriptions_keeps_the_live_ones_stack(
+    local: Local,
+) -> None:
+    """Every delivery order of A's created/updated/deleted and B's created (and updated, with
+    SUBSCRIPTION_TEST_ALL_ORDERS=1): in the end A has no stack and is canceled in the mirror,
+    B has its stack and is active, and no order refunds or alerts anything."""
+    a, b = _lifecycles()
+    events = a + (b if ALL_ORDERS else b[:1])
+    customer = _subscription(a[0])["customer"]
+    stack_b = _stack_name(b[0])
+    outcomes: dict[tuple[int, ...], tuple[Any, ...]] = {}
+    for order in itertools.permutations(range(len(events))):
+        local.reset()
+        for index in order:
+            for run in local.deliver(copy.deepcopy(events[index])):
+                assert run.status == "SUCCEEDED", (order, run.states(), run.error)
+        outcomes[order] = (
+            local.live_stacks(),
+            local.mirrored(customer),
+            local.record(_subscription(a[0])["id"]),
+            local.record(SUB_B),
+            len(local.stripe.refunds),
+            len(local.alerts()),
+        )
+    assert len(outcomes) == (120 if ALL_ORDERS else 24)
+    wrong = {
+        order: outcome
+        for order, outcome in outcomes.items()
+        if outcome[:2] != ({stack_b: "CREATE_COMPLETE"}, {_subscription(a[0])["id"]: "canceled",
+                                                          SUB_B: "active"})
+        or outcome[3] != "active" or outcome[2] not in {"ended", None} or outcome[4:] != (0, 0)
+    }  # fmt: skip
+    assert not wrong, wrong
 
 
 # ------------------------------------------------------------------------------ deprovisioning
