@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import Synthesized, load_fixture
-from harness import finish, start
+from harness import create_customers_table, finish, start, stripe_connection
 from moto import mock_aws
 
 from payops.asl import render
@@ -124,24 +123,7 @@ def mirror() -> Iterator[Mirror]:
     ):
         sfb.set_http_routes({"https://api.stripe.com": fake.url})
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "customerId", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "customerId", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-                {"AttributeName": "userId", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            GlobalSecondaryIndexes=[{
-                "IndexName": USER_ID_INDEX,
-                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }],
-        )  # fmt: skip
+        create_customers_table(TABLE, user_index=USER_ID_INDEX)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         machine = sfn.create_state_machine(
             name="customer-mirror",
@@ -149,16 +131,7 @@ def mirror() -> Iterator[Mirror]:
             roleArn=ROLE,
             type="EXPRESS",
         )["stateMachineArn"]
-        connection = boto3.client("events", region_name=REGION).create_connection(
-            Name="stripe",
-            AuthorizationType="API_KEY",
-            AuthParameters={
-                "ApiKeyAuthParameters": {
-                    "ApiKeyName": "Authorization",
-                    "ApiKeyValue": "Bearer sk_test_" + secrets.token_hex(6),
-                }
-            },
-        )["ConnectionArn"]
+        connection = stripe_connection()
         topic = boto3.client("sns", region_name=REGION).create_topic(Name="alerts")["TopicArn"]
         resync = sfn.create_state_machine(
             name="subscription-resync",
