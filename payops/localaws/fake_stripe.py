@@ -17,6 +17,8 @@ before the endpoint runs) are not saved, so a retry with the same key goes throu
 Choices of this fake, not Stripe's: generated coupon ids use a `co_` prefix (Stripe makes
 8-character ids without one); refunds and subscriptions need objects seeded with
 `add_payment_intent` / `add_subscription`; cancelling an already canceled subscription is a 400.
+`observe()` keeps the newest state of a subscription by event `created` (then created < updated <
+deleted within one second), as Stripe's API would answer whatever order a replay delivers in.
 """
 
 from __future__ import annotations
