@@ -71,8 +71,8 @@ _GROUP_TITLES = {
 _OUTSIDE = {
     ":sesv2:sendEmail": ("SES", "SES: customer emails"),
     ":ses:sendEmail": ("SES", "SES: customer emails"),
-    ":cloudformation:createStack": ("CustomerStacks", "CloudFormation: a stack per customer"),
-    ":cloudformation:deleteStack": ("CustomerStacks", "CloudFormation: a stack per customer"),
+    ":cloudformation:createStack": ("CustomerStacks", "CloudFormation: a stack per subscription"),
+    ":cloudformation:deleteStack": ("CustomerStacks", "CloudFormation: a stack per subscription"),
 }
 
 

@@ -1,11 +1,16 @@
-"""Customer mirror: app user id <-> Stripe customer, latest subscription state.
+"""Customer mirror: app user id <-> Stripe customer, and every subscription's state.
 
-One item per Stripe customer (pk customerId, `cus_...`): userId (from metadata.app_user_id),
-email, customerDeleted, and the latest subscription (subscriptionId, subscriptionStatus). Each
-group keeps the Stripe event `created` and a lifecycle rank it came from, and every write is a
-conditional UpdateItem that only applies a newer event, so out-of-order delivery converges on the
-newest state. The UserIdIndex GSI lets the app find its customers (Stripe allows several customers
-per email, and several per user).
+Key customerId (`cus_...`) + item: item "customer" holds userId (from metadata.app_user_id), email
+and customerDeleted; item "subscription#<sub id>" holds one subscription's id and status. A
+customer with several subscriptions has several subscription items, so `Query customerId = cus_X`
+reads the customer and all its subscriptions. Each item keeps the Stripe event `created` and a
+lifecycle rank it came from, and every write is a conditional UpdateItem that only applies a newer
+event for that item, so out-of-order delivery converges on the newest state per subscription. The
+UserIdIndex GSI lets the app find its customers (Stripe allows several customers per email, and
+several per user).
+
+The re-sync workflow (subscription-schedule-status-changed: a schedule's status changed, it was
+released or canceled) reads the subscription from the Stripe API and writes its item.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.shared import Shared
+from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
 from stacks.workflow import Workflow
 
 USER_ID_INDEX = "UserIdIndex"
+RESYNC_RULE = "subscription-schedule-status-changed"
 WHY = (
     "one conditional UpdateItem per event, well under 5 min; at-least-once runs are harmless "
     "because the write only applies a newer event, and $1/M requests beats $25/M transitions"
+)
+RESYNC_WHY = (
+    "Standard: the Stripe API read is retried for hours (beyond Express's 5 minutes); "
+    "schedule changes are rare, so transitions cost little"
 )
 
 
@@ -33,6 +44,9 @@ class CustomerMirror(Construct):
             self,
             "Table",
             partition_key=dynamodb.Attribute(name="customerId", type=dynamodb.AttributeType.STRING),
+            # "customer" or "subscription#<sub id>". Adding the sort key replaces the table of an
+            # earlier deployment (a mirror: it refills from events and re-syncs).
+            sort_key=dynamodb.Attribute(name="item", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -53,10 +67,36 @@ class CustomerMirror(Construct):
             why=WHY,
             substitutions={"CustomersTable": self.table.table_name},
         )
-        # The table only (Table.grant would add index/*: the workflow never touches the index).
-        self.workflow.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.table.table_arn])
+        settings = shared.settings
+        if shared.alerts is None:
+            raise ValueError("CustomerMirror needs shared.alerts (the staff alert topic)")
+        stripe_api = StripeApi.of(self, api_key_secret_name=settings.stripe_api_key_secret_name)
+        self.resync = Workflow(
+            self,
+            "Resync",
+            asl="subscription-resync",
+            kind="STANDARD",
+            why=RESYNC_WHY,
+            substitutions={
+                "CustomersTable": self.table.table_name,
+                "StripeConnectionArn": stripe_api.connection_arn,
+                "StripeApiVersion": STRIPE_API_VERSION,
+                "AlertTopicArn": shared.alerts.topic_arn,
+                "StripeDashboardUrl": settings.stripe_dashboard_url,
+            },
         )
+        self.resync.grant_alerts(shared.alerts)
+        stripe_api.grant_invoke(self.resync, self.resync.state_machine, methods=["GET"])
+        # The table only (Table.grant would add index/*: the workflows never touch the index).
+        for workflow in (self.workflow, self.resync):
+            workflow.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:UpdateItem"], resources=[self.table.table_arn]
+                )
+            )
         shared.catalogue.add_target(
             "customer-changed", shared.targets.state_machine(self.workflow.state_machine)
+        )
+        shared.catalogue.add_target(
+            RESYNC_RULE, shared.targets.state_machine(self.resync.state_machine)
         )

@@ -10,11 +10,6 @@ from constructs import Construct
 
 from payops.rules import Rule, RuleError
 
-# Rules wired on another branch (issue 11: the schedule re-sync workflow). The integrator
-# removes this entry when merging it; a rule listed here may have no target.
-NOT_YET_WIRED = frozenset({"subscription-schedule-status-changed"})
-
-
 class RuleWithoutTarget(RuleError):
     """A rule in rules/ that nothing acts on: an event matching it would do nothing."""
 
@@ -43,7 +38,7 @@ class RuleCatalogue(Construct):
     def check_every_rule_acts(self) -> None:
         """Called once every capability has added its targets (at synth)."""
         for name in sorted(self.rules):
-            if not self._targets[name] and name not in NOT_YET_WIRED:
+            if not self._targets[name]:
                 raise RuleWithoutTarget(
                     f"rules/{name}.json: the rule has no target; wire it to a notice or "
                     "workflow, or delete the file"

@@ -1,14 +1,21 @@
-"""Subscriptions: provision per-customer resources on start, remove on end.
+"""Subscriptions: provision per-subscription resources on start, remove them on end.
 
-One CloudFormation stack per customer, named STACK_PREFIX + <cus id>, launched from the
-`customerTemplateUrl` setting or, when that is empty, from the bundled
+One CloudFormation stack per subscription, named STACK_PREFIX + <cus id> + <sub id>, launched
+from the `customerTemplateUrl` setting or, when that is empty, from the bundled
 provisioning/customer-stack.json (uploaded as a CDK asset). The stacks are created with the
 workflow's own credentials, so the workflow roles may act on those stacks and on what the
 template creates (TEMPLATE_CREATE_ACTIONS / TEMPLATE_DELETE_ACTIONS on TEMPLATE_SERVICE resources
 named STACK_PREFIX*), and nothing else: with your own template, change those constants to match.
 
-Stack names allow only letters, digits and hyphens, so customer cus_X gets stack
-payops-customer-cus-X (the workflows derive it; the bundled template names its queue after it).
+Stack names allow only letters, digits and hyphens, so subscription sub_Y of customer cus_X gets
+stack payops-customer-cus-X-sub-Y (the workflows derive it; the bundled template names its queue
+after it). A stack per subscription rather than per customer: ending one subscription can never
+remove what another live subscription of the same customer uses, and a resubscription during
+cancel_at_period_end gets its own stack instead of waiting on (or racing) the old one's deletion.
+
+Each subscription has a state record in the idempotency table (pk "subscription#<sub id>", no
+TTL): provisioning -> active | parked | failed, and -> ending -> ended, moved only by conditional
+writes of the two workflows (see the README's guarantees).
 """
 
 from __future__ import annotations
@@ -53,8 +60,9 @@ TEMPLATE_DELETE_ACTIONS = (
 )
 
 WHY = (
-    "Standard: stack creation is waited on (10 s polls, retries after 10/20/40 s, up to 30 min), "
-    "beyond Express's 5 minutes, and a refund must run exactly once"
+    "Standard: stack creation is waited on (10 s polls, up to 30 min) and CloudFormation "
+    "throttling is retried for about 6 hours, far beyond Express's 5 minutes, and a refund must "
+    "run exactly once"
 )
 # How cdk-nag spells an ARN built with Stack.format_arn in a finding id.
 _NAG_ARN = "arn:<AWS::Partition>"
@@ -105,8 +113,13 @@ class Subscriptions(Construct):
             "Deprovision",
             asl="subscription-deprovision",
             kind="STANDARD",
-            why="Standard: stack deletion is waited on for minutes, beyond Express's 5 minutes",
-            substitutions=common,
+            why="Standard: stack deletion is waited on and retried for hours, beyond Express's 5 "
+            "minutes",
+            substitutions={
+                **common,
+                "StripeConnectionArn": self.stripe_api.connection_arn,
+                "StripeApiVersion": STRIPE_API_VERSION,
+            },
         )
 
         stacks_arn = stack.format_arn(
@@ -132,6 +145,8 @@ class Subscriptions(Construct):
         ):  # fmt: skip
             role = workflow.state_machine.role
             shared.idempotency.grant_claims(role)
+            # The state records are read back (strongly consistent) when a transition is refused.
+            shared.idempotency.table.grant(role, "dynamodb:GetItem")
             workflow.grant_alerts(shared.alerts)
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(stack_actions), resources=[stacks_arn])
@@ -159,6 +174,9 @@ class Subscriptions(Construct):
             )
         self.stripe_api.grant_invoke(
             self.provision, self.provision.state_machine, methods=["GET", "POST", "DELETE"]
+        )
+        self.stripe_api.grant_invoke(
+            self.deprovision, self.deprovision.state_machine, methods=["GET"]
         )
 
         targets = shared.targets

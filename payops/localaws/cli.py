@@ -129,6 +129,7 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
                 print(format_trace(trace, index, len(events)))
         elapsed = time.perf_counter() - started
         summary = summarize(traces)
+        summary["stacks"] = local.customer_stacks()
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
         else:

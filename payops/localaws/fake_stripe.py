@@ -17,6 +17,8 @@ before the endpoint runs) are not saved, so a retry with the same key goes throu
 Choices of this fake, not Stripe's: generated coupon ids use a `co_` prefix (Stripe makes
 8-character ids without one); refunds and subscriptions need objects seeded with
 `add_payment_intent` / `add_subscription`; cancelling an already canceled subscription is a 400.
+`observe()` keeps the newest state of a subscription by event `created` (then created < updated <
+deleted within one second), as Stripe's API would answer whatever order a replay delivers in.
 """
 
 from __future__ import annotations
@@ -276,6 +278,9 @@ class FakeStripe:
             self.promotion_codes: dict[str, dict[str, Any]] = {}
             self.refunds: dict[str, dict[str, Any]] = {}
             self.subscriptions: dict[str, dict[str, Any]] = {}
+            # subscription id -> `created` of the event (or the time of the API call) its state
+            # is from: a replay in any order leaves the newest state, as Stripe would answer.
+            self._subscription_as_of: dict[str, tuple[int, int]] = {}
             self.payment_intents: dict[str, dict[str, Any]] = {}
             self.invoices: dict[str, dict[str, Any]] = {}
             self._charges: dict[str, dict[str, Any]] = {}
@@ -330,6 +335,7 @@ class FakeStripe:
                     "has_more": False,
                     "url": f"/v1/subscription_items?subscription={sub_id}",
                 },
+                "latest_invoice": None,
                 "livemode": False,
                 "metadata": dict(metadata or {}),
                 "start_date": now,
@@ -361,8 +367,16 @@ class FakeStripe:
             return
         with self._lock:
             if kind == "subscription":
-                known = self.subscriptions.get(obj_id, {})
-                self.subscriptions[obj_id] = {**known, **obj}
+                created = stripe_event.get("created")
+                # Same second: the lifecycle decides (created < updated < deleted).
+                kind_rank = {"created": 0, "deleted": 2}.get(
+                    str(stripe_event.get("type", "")).rsplit(".", 1)[-1], 1
+                )
+                as_of = (created if isinstance(created, int) else _now(), kind_rank)
+                if as_of >= self._subscription_as_of.get(obj_id, as_of):
+                    known = self.subscriptions.get(obj_id, {})
+                    self.subscriptions[obj_id] = {**known, **obj}
+                    self._subscription_as_of[obj_id] = as_of
                 invoice = obj.get("latest_invoice")
                 if isinstance(invoice, str) and invoice not in self.invoices:
                     intent = _new_id("pi_")
@@ -771,6 +785,9 @@ class FakeStripe:
     def _cancel_subscription(self, sub_id: str, params: dict[str, Any]) -> dict[str, Any]:
         _allow(params, {"cancellation_details", "invoice_now", "prorate"})
         subscription = self._subscription(sub_id)
+        self._subscription_as_of[sub_id] = max(
+            (_now(), 2), self._subscription_as_of.get(sub_id, (0, 0))
+        )
         if subscription["status"] == "canceled":
             raise StripeError(400, f"Subscription {sub_id} is already canceled.")
         details = params.get("cancellation_details") or {}

@@ -277,6 +277,19 @@ class LocalAws:
             return "accepted"
         return f"refused: HTTP {status} {response.get('body')}"
 
+    def customer_stacks(self) -> dict[str, str]:
+        """{name: status} of every customer stack the subscription workflows launched, deleted
+        ones included (DELETE_COMPLETE); a name used twice shows its newest stack."""
+        from stacks.subscriptions import STACK_PREFIX
+
+        summaries = []
+        for page in self.client("cloudformation").get_paginator("list_stacks").paginate():
+            summaries += [
+                s for s in page["StackSummaries"] if s["StackName"].startswith(STACK_PREFIX)
+            ]
+        summaries.sort(key=lambda s: s["CreationTime"])
+        return {s["StackName"]: s["StackStatus"] for s in summaries}
+
     # -- settling and observing ----------------------------------------------------------------
     # Executions are read from the Step Functions backend itself, incrementally: each machine's
     # executions are kept in start order, so "what started since" is a slice. Listing every

@@ -103,10 +103,11 @@ def coupons_for(local: LocalAws, event: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def customer_stacks(local: LocalAws, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """CloudFormation stacks of the event's customer (cus_X -> payops-customer-cus-X)."""
-    name = CUSTOMER_STACK_PREFIX + event["data"]["object"]["customer"].replace("_", "-")
+    """CloudFormation stacks of the event's customer, one per subscription
+    (cus_X, sub_Y -> payops-customer-cus-X-sub-Y)."""
+    name = CUSTOMER_STACK_PREFIX + event["data"]["object"]["customer"].replace("_", "-") + "-"
     summaries = local.client("cloudformation").list_stacks()["StackSummaries"]
-    return [s for s in summaries if s["StackName"] == name]
+    return [s for s in summaries if s["StackName"].startswith(name)]
 
 
 # -- the deployment -----------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def test_every_duplicate_ran_and_all_but_one_ended_already_handled(
     }
     assert ends["coupon"] == {("SUCCEEDED", "MarkDone"): 1, ("SUCCEEDED", "AlreadyHandled"): 49}
     assert ends["subscription-provision"] == {
-        ("SUCCEEDED", "MarkDone"): 1,
+        ("SUCCEEDED", "Provisioned"): 1,
         ("SUCCEEDED", "AlreadyHandled"): 49,
     }
 

@@ -275,6 +275,43 @@ def test_subscriptions_get_and_cancel(fake: FakeStripe) -> None:
     assert "Unrecognized request URL" in error_of(unknown)["message"]
 
 
+def _subscription_event(kind: str, created: int, status: str) -> dict[str, Any]:
+    return {
+        "id": f"evt_{kind}{created}",
+        "object": "event",
+        "type": f"customer.subscription.{kind}",
+        "created": created,
+        "data": {"object": {"id": "sub_1", "object": "subscription", "customer": "cus_1",
+                            "status": status, "latest_invoice": None}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "order",
+    [("created", "updated", "deleted"), ("deleted", "created", "updated"),
+     ("updated", "deleted", "created"), ("deleted", "updated", "created")],
+)  # fmt: skip
+def test_subscriptions_answer_their_newest_state_whatever_the_replay_order(
+    fake: FakeStripe, order: tuple[str, ...]
+) -> None:
+    events = {
+        "created": _subscription_event("created", 100, "incomplete"),
+        "updated": _subscription_event("updated", 200, "active"),
+        "deleted": _subscription_event("deleted", 300, "canceled"),
+    }
+    for kind in order:
+        fake.observe(events[kind])
+    url = f"{fake.url}/v1/subscriptions/sub_1"
+    assert requests.get(url, headers=AUTH, timeout=5).json()["status"] == "canceled"
+
+
+def test_same_second_subscription_events_resolve_by_lifecycle(fake: FakeStripe) -> None:
+    fake.observe(_subscription_event("updated", 100, "active"))
+    fake.observe(_subscription_event("created", 100, "incomplete"))  # same second, earlier step
+    url = f"{fake.url}/v1/subscriptions/sub_1"
+    assert requests.get(url, headers=AUTH, timeout=5).json()["status"] == "active"
+
+
 def test_reset_forgets_everything(fake: FakeStripe) -> None:
     post(fake, "/v1/coupons", {"percent_off": 5}, key="k-5")
     fake.fail_next(500)

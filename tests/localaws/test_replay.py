@@ -67,10 +67,15 @@ EXPECTED_SUMMARY = {
     "http_calls": [
         {"method": "POST", "url": "https://api.stripe.com/v1/coupons"},
         {"method": "POST", "url": "https://api.stripe.com/v1/promotion_codes"},
-        {
-            "method": "GET",
-            "url": "https://api.stripe.com/v1/subscriptions/sub_1PjPjYk2LmQbO0pq5sqDHHiT",
-        },
+        # Provisioning reads the subscription before creating its stack and again once it is
+        # up; deprovisioning reads it before removing anything.
+        *[
+            {
+                "method": "GET",
+                "url": "https://api.stripe.com/v1/subscriptions/sub_1PjPjYk2LmQbO0pq5sqDHHiT",
+            }
+        ]
+        * 3,
     ],
     "dlq": {},
     "failed": [],

@@ -108,3 +108,42 @@ def test_replay_json_lists_failures_and_notices_and_allow_failures_keeps_0(
     assert topics.count("NotificationsOrders") == 1
     assert all(n["message"] for n in summary["notices"])
     assert "NotificationsPaymentActivity" not in topics  # raw events are not notices
+def _story(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """One customer: A started, B started (a resubscription), A ended; and C whose deleted
+    event is delivered before its start. Shaped from the bundled examples."""
+    # 07: the first payment went through (incomplete -> active): the subscription started.
+    created = json.loads((EXAMPLES / "07-subscription-updated-active.json").read_text())
+    deleted = json.loads((EXAMPLES / "08-subscription-deleted.json").read_text())
+    events = []
+    subs = {"A": "sub_1PStoryA000000001", "B": "sub_1PStoryB000000001", "C": "sub_1PStoryC0000001"}
+    for label, template, offset in (
+        ("A", created, 0), ("B", created, 100), ("A", deleted, 200),
+        ("C", deleted, 400), ("C", created, 300),
+    ):  # fmt: skip
+        event = json.loads(json.dumps(template))
+        event["id"] = f"evt_1PStory{label}{offset:04d}{event['type'].rsplit('.', 1)[1]}"
+        event["created"] += offset
+        event["data"]["object"]["id"] = subs[label]
+        events.append(event)
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(events))
+    customer = created["data"]["object"]["customer"]
+    names = {k: f"payops-customer-{customer}-{v}".replace("_", "-") for k, v in subs.items()}
+    return path, names
+
+
+def test_replay_summary_lists_customer_stacks_two_subscriptions_one_ends(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from payops.cli import main
+
+    path, names = _story(tmp_path)
+    status = main(["replay", str(path), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    # A removed, B (the other live subscription) kept, C (deleted before created) never made.
+    assert summary["stacks"] == {names["A"]: "DELETE_COMPLETE", names["B"]: "CREATE_COMPLETE"}
+    assert not [c for c in summary["http_calls"] if c["url"].endswith("/v1/refunds")]
+    assert summary["executions"]["subscription-provision"] == {"SUCCEEDED": 3}
+    assert summary["executions"]["subscription-deprovision"] == {"SUCCEEDED": 2}

@@ -70,3 +70,47 @@ def queued_json(queue_url: str) -> list[dict[str, Any]]:
         QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
     )
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def stripe_connection() -> str:
+    """An EventBridge connection to the (fake) Stripe API with a throwaway test-mode key."""
+    import secrets
+
+    return client("events").create_connection(
+        Name="stripe",
+        AuthorizationType="API_KEY",
+        AuthParameters={
+            "ApiKeyAuthParameters": {
+                "ApiKeyName": "Authorization",
+                "ApiKeyValue": "Bearer sk_test_" + secrets.token_hex(6),
+            }
+        },
+    )["ConnectionArn"]
+
+
+def create_customers_table(name: str, *, user_index: str | None = None) -> None:
+    """A table shaped like the stack's customer mirror: customerId + item, optional GSI."""
+    attributes = [
+        {"AttributeName": "customerId", "AttributeType": "S"},
+        {"AttributeName": "item", "AttributeType": "S"},
+    ]
+    extra: dict[str, Any] = {}
+    if user_index is not None:
+        attributes.append({"AttributeName": "userId", "AttributeType": "S"})
+        extra["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": user_index,
+                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
+    client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "customerId", "KeyType": "HASH"},
+            {"AttributeName": "item", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=attributes,
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )

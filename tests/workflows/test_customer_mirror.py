@@ -17,11 +17,14 @@ from typing import Any
 import boto3
 import pytest
 from conftest import Synthesized, load_fixture
+from harness import create_customers_table, finish, start, stripe_connection
 from moto import mock_aws
 
 from payops.asl import render
 from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.fake_stripe import FakeStripe
 from stacks.customer_mirror import USER_ID_INDEX
+from stacks.stripe_api import STRIPE_API_VERSION
 
 REGION = "us-east-1"
 TABLE = "customers"
@@ -56,6 +59,14 @@ class Mirror:
     machine: str
     ddb: Any
     sfn: Any
+    resync_machine: str = ""
+    stripe: Any = None
+
+    def resync(self, envelope: dict[str, Any]) -> list[str]:
+        """Run the re-sync workflow on a schedule event; return the states it went through."""
+        run = finish(start(self.resync_machine, envelope))
+        assert run.status == "SUCCEEDED", run.error
+        return run.states()
 
     def apply(self, envelope: dict[str, Any]) -> str:
         """Run the workflow on one event; return its final status."""
@@ -71,13 +82,26 @@ class Mirror:
         assert run["status"] == "SUCCEEDED", (run.get("error"), run.get("cause"))
         return run["status"]
 
-    def item(self, customer_id: str) -> dict[str, Any]:
-        found = self.ddb.get_item(TableName=TABLE, Key={"customerId": {"S": customer_id}})
-        return found.get("Item", {})
+    def item(self, customer_id: str, item: str = "customer") -> dict[str, Any]:
+        key = {"customerId": {"S": customer_id}, "item": {"S": item}}
+        return self.ddb.get_item(TableName=TABLE, Key=key).get("Item", {})
+
+    def subscription(self, customer_id: str, subscription_id: str) -> dict[str, Any]:
+        return self.item(customer_id, f"subscription#{subscription_id}")
+
+    def customer_items(self, customer_id: str) -> list[str]:
+        """What a Query on the customer returns: its item and one per subscription."""
+        found = self.ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="customerId = :c",
+            ExpressionAttributeValues={":c": {"S": customer_id}},
+        )
+        return [item["item"]["S"] for item in found["Items"]]
 
     def clear(self) -> None:
         for item in self.ddb.scan(TableName=TABLE)["Items"]:
-            self.ddb.delete_item(TableName=TABLE, Key={"customerId": item["customerId"]})
+            key = {"customerId": item["customerId"], "item": item["item"]}
+            self.ddb.delete_item(TableName=TABLE, Key=key)
 
     def by_user(self, user_id: str) -> list[str]:
         found = self.ddb.query(
@@ -93,22 +117,13 @@ class Mirror:
 def mirror() -> Iterator[Mirror]:
     was_installed = sfb.is_installed()
     sfb.install()  # Retry back-off is simulated, never slept
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        FakeStripe() as fake,
+    ):
+        sfb.set_http_routes({"https://api.stripe.com": fake.url})
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "customerId", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "customerId", "AttributeType": "S"},
-                {"AttributeName": "userId", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            GlobalSecondaryIndexes=[{
-                "IndexName": USER_ID_INDEX,
-                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }],
-        )  # fmt: skip
+        create_customers_table(TABLE, user_index=USER_ID_INDEX)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         machine = sfn.create_state_machine(
             name="customer-mirror",
@@ -116,7 +131,24 @@ def mirror() -> Iterator[Mirror]:
             roleArn=ROLE,
             type="EXPRESS",
         )["stateMachineArn"]
-        yield Mirror(machine, ddb, sfn)
+        connection = stripe_connection()
+        topic = boto3.client("sns", region_name=REGION).create_topic(Name="alerts")["TopicArn"]
+        resync = sfn.create_state_machine(
+            name="subscription-resync",
+            definition=render(
+                "subscription-resync",
+                {
+                    "CustomersTable": TABLE,
+                    "StripeConnectionArn": connection,
+                    "StripeApiVersion": STRIPE_API_VERSION,
+                    "AlertTopicArn": topic,
+                    "StripeDashboardUrl": "https://dashboard.stripe.com/test",
+                },
+            ),
+            roleArn=ROLE,
+        )["stateMachineArn"]
+        yield Mirror(machine, ddb, sfn, resync, fake)
+    sfb.set_http_routes({})
     if not was_installed:
         sfb.uninstall()
 
@@ -124,6 +156,7 @@ def mirror() -> Iterator[Mirror]:
 @pytest.fixture
 def table(mirror: Mirror) -> Mirror:
     mirror.clear()
+    mirror.stripe.reset()
     return mirror
 
 
@@ -143,13 +176,14 @@ def subscription_state(item: dict[str, Any]) -> dict[str, Any]:
 def test_every_arrival_order_ends_in_the_newest_subscription_state(table: Mirror) -> None:
     story = subscription_story()
     customer = story[0]["detail"]["data"]["object"]["customer"]
+    subscription_id = story[0]["detail"]["data"]["object"]["id"]
     newest = story[-1]["detail"]
     finals = {}
     for order in itertools.permutations(range(len(story))):
         table.clear()
         for index in order:
             table.apply(story[index])
-        finals[order] = subscription_state(table.item(customer))
+        finals[order] = subscription_state(table.subscription(customer, subscription_id))
     assert len(finals) == 6
     for order, final in finals.items():
         assert final == {
@@ -162,35 +196,130 @@ def test_every_arrival_order_ends_in_the_newest_subscription_state(table: Mirror
 
 def test_an_older_event_after_a_newer_one_changes_nothing(table: Mirror) -> None:
     created, updated, _ = subscription_story()
-    customer = created["detail"]["data"]["object"]["customer"]
+    sub = created["detail"]["data"]["object"]
     table.apply(updated)
-    before = table.item(customer)
+    before = table.subscription(sub["customer"], sub["id"])
     assert before["subscriptionStatus"] == {"S": "active"}
     table.apply(created)  # incomplete, older: arrives late
-    assert table.item(customer) == before
+    assert table.subscription(sub["customer"], sub["id"]) == before
 
 
 def test_same_second_created_and_updated_resolve_by_lifecycle_not_arrival(table: Mirror) -> None:
     created, updated, _ = subscription_story()
     updated = copy.deepcopy(updated)
     updated["detail"]["created"] = created["detail"]["created"]  # a card confirmed at once
-    customer = created["detail"]["data"]["object"]["customer"]
+    sub = created["detail"]["data"]["object"]
     for order in ((created, updated), (updated, created)):
         table.clear()
         for event in order:
             table.apply(event)
-        assert table.item(customer)["subscriptionStatus"] == {"S": "active"}
+        assert table.subscription(sub["customer"], sub["id"])["subscriptionStatus"] == {
+            "S": "active"
+        }
 
 
 def test_a_duplicate_delivery_keeps_the_first_write(table: Mirror) -> None:
     created, updated, _ = subscription_story()
-    customer = created["detail"]["data"]["object"]["customer"]
+    sub = created["detail"]["data"]["object"]
     table.apply(updated)
-    first = table.item(customer)
+    first = table.subscription(sub["customer"], sub["id"])
     twin = copy.deepcopy(updated)  # same event, same created: a tie keeps the first arrival
     twin["detail"]["data"]["object"]["status"] = "past_due"
     table.apply(twin)
-    assert table.item(customer) == first
+    assert table.subscription(sub["customer"], sub["id"]) == first
+
+
+def two_subscription_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Subscription A: created -> updated -> deleted; B (same customer, started a little
+    later, while A was still running): created -> updated. Each story in its own order."""
+    a = subscription_story()
+    b = copy.deepcopy(a[:2])
+    for event in b:
+        event["detail"]["id"] += "B"
+        event["detail"]["created"] += 30  # B's events interleave with A's
+        event["detail"]["data"]["object"]["id"] = "sub_1PSecondSubscript01"
+    return a, b
+
+
+def test_two_subscriptions_of_one_customer_each_end_in_their_own_newest_state(
+    table: Mirror,
+) -> None:
+    """Every arrival order of A's update and deletion and B's creation and update (24): A ends
+    canceled, B active, whatever came first (an update of B is never dropped as 'older' than
+    an event of A, nor the other way round)."""
+    a, b = two_subscription_story()
+    events = a[1:] + b
+    customer = a[0]["detail"]["data"]["object"]["customer"]
+    finals = set()
+    for order in itertools.permutations(range(len(events))):
+        table.clear()
+        for index in order:
+            table.apply(events[index])
+        state_a = table.subscription(customer, a[0]["detail"]["data"]["object"]["id"])
+        state_b = table.subscription(customer, "sub_1PSecondSubscript01")
+        finals.add((state_a["subscriptionStatus"]["S"], state_b["subscriptionStatus"]["S"]))
+        subscriptions = [i for i in table.customer_items(customer) if i != "customer"]
+        assert sorted(subscriptions) == sorted(
+            ["subscription#" + a[0]["detail"]["data"]["object"]["id"],
+             "subscription#sub_1PSecondSubscript01"]
+        ), order  # fmt: skip
+    assert finals == {("canceled", "active")}
+
+
+# ------------------------------------------------------------------------------ re-sync
+
+SCHEDULE_RELEASED = "events/subscription_schedule.released.json"
+SCHEDULE_UPDATED_RELEASED = "events/subscription_schedule.updated.released.json"
+SCHEDULE_STARTED = "events/subscription_schedule.updated.not_started-to-active.json"
+
+
+def test_a_released_schedule_resyncs_its_subscription_from_stripe(table: Mirror) -> None:
+    event = load_fixture(SCHEDULE_RELEASED)
+    schedule = event["detail"]["data"]["object"]
+    sub_id, customer = schedule["released_subscription"], schedule["customer"]
+    table.stripe.add_subscription(customer=customer, status="past_due", id=sub_id)
+
+    states = table.resync(event)
+
+    assert states[-1] == "Resynced"
+    item = table.subscription(customer, sub_id)
+    assert item["subscriptionStatus"] == {"S": "past_due"}  # as Stripe says now
+    assert item["subscriptionEventRank"] == {"N": "3"}
+    (call,) = [c for c in table.stripe.calls if c.method == "GET"]
+    assert call.path == f"/v1/subscriptions/{sub_id}"
+
+
+def test_a_resync_never_overwrites_a_newer_subscription_event(table: Mirror) -> None:
+    event = load_fixture(SCHEDULE_RELEASED)
+    schedule = event["detail"]["data"]["object"]
+    sub_id, customer = schedule["released_subscription"], schedule["customer"]
+    table.stripe.add_subscription(customer=customer, status="active", id=sub_id)
+    newer = copy.deepcopy(load_fixture(DELETED))
+    newer["detail"]["created"] = event["detail"]["created"] + 60
+    newer["detail"]["data"]["object"].update(id=sub_id, customer=customer)
+    table.apply(newer)
+
+    assert table.resync(event)[-1] == "NewerAlreadyMirrored"
+    assert table.subscription(customer, sub_id)["subscriptionStatus"] == {"S": "canceled"}
+
+
+def test_a_schedule_without_a_subscription_resyncs_nothing(table: Mirror) -> None:
+    event = load_fixture(SCHEDULE_STARTED)
+    event["detail"]["data"]["object"].update(subscription=None, released_subscription=None)
+    assert table.resync(event) == ["WhichSubscription", "NoSubscription"]
+    assert table.stripe.calls == []
+
+
+def test_a_status_change_of_a_running_schedule_resyncs_its_subscription(table: Mirror) -> None:
+    event = load_fixture(SCHEDULE_STARTED)
+    schedule = event["detail"]["data"]["object"]
+    assert isinstance(schedule["subscription"], str)
+    table.stripe.add_subscription(
+        customer=schedule["customer"], status="trialing", id=schedule["subscription"]
+    )
+    assert table.resync(event)[-1] == "Resynced"
+    item = table.subscription(schedule["customer"], schedule["subscription"])
+    assert item["subscriptionStatus"] == {"S": "trialing"}
 
 
 # ------------------------------------------------------------------------------ customers
@@ -277,7 +406,7 @@ def test_mirror_is_an_express_workflow_on_the_customer_changed_rule(partner: Syn
     machines = {
         key: value
         for key, value in resources.items()
-        if value["Type"] == "AWS::StepFunctions::StateMachine" and key.startswith("Customers")
+        if value["Type"] == "AWS::StepFunctions::StateMachine" and key.startswith("CustomersMirror")
     }
     ((machine_id, machine),) = machines.items()
     assert machine["Properties"]["StateMachineType"] == "EXPRESS"
@@ -294,7 +423,10 @@ def test_customers_table_has_the_user_id_index_and_least_privilege(partner: Synt
     partner.template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
+            "KeySchema": [
+                {"AttributeName": "customerId", "KeyType": "HASH"},
+                {"AttributeName": "item", "KeyType": "RANGE"},
+            ],
             "GlobalSecondaryIndexes": [{
                 "IndexName": USER_ID_INDEX,
                 "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
@@ -311,3 +443,30 @@ def test_customers_table_has_the_user_id_index_and_least_privilege(partner: Synt
     assert ddb["Action"] == "dynamodb:UpdateItem"
     assert ddb["Resource"] == {"Fn::GetAtt": [ddb["Resource"]["Fn::GetAtt"][0], "Arn"]}
     assert ddb["Resource"]["Fn::GetAtt"][0].startswith("CustomersTable")
+
+
+def test_resync_is_a_standard_workflow_on_the_schedule_rule_reading_stripe_only(
+    partner: Synthesized,
+) -> None:
+    resources = partner.json["Resources"]
+    ((machine_id, machine),) = [
+        (k, v) for k, v in resources.items()
+        if v["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("CustomersResync")
+    ]  # fmt: skip
+    assert machine["Properties"].get("StateMachineType", "STANDARD") == "STANDARD"
+    (rule,) = [
+        r for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"]["Name"].endswith("-subscription-schedule-status-changed")
+    ]  # fmt: skip
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": machine_id} and "Arn" in target["DeadLetterConfig"]
+    statements = [
+        s for k, p in resources.items()
+        if p["Type"] == "AWS::IAM::Policy" and k.startswith("CustomersResync")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]  # fmt: skip
+    (invoke,) = [s for s in statements if s["Action"] == "states:InvokeHTTPEndpoint"]
+    assert invoke["Condition"]["StringEquals"] == {"states:HTTPMethod": ["GET"]}
+    (ddb,) = [s for s in statements if "dynamodb" in json.dumps(s["Action"])]
+    assert ddb["Action"] == "dynamodb:UpdateItem"

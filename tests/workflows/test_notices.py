@@ -24,7 +24,7 @@ from payops.envelope import LoadedEvent
 from payops.localaws.runtime import LocalAws
 from payops.rules import Rule
 from stacks.notifications import TOPIC_OF_RULE
-from stacks.rule_catalogue import NOT_YET_WIRED, RuleCatalogue, RuleWithoutTarget
+from stacks.rule_catalogue import RuleCatalogue, RuleWithoutTarget
 
 DASHBOARD = "https://dashboard.stripe.com"
 NULL_TEXT = re.compile(r"\b(null|None|undefined)\b|[{}\[\]<>]")
@@ -251,11 +251,6 @@ def test_a_rule_without_a_target_stops_synth_naming_its_file() -> None:
         catalogue.check_every_rule_acts()
     assert str(error.value).startswith("rules/orphan.json: the rule has no target")
     assert "\n" not in str(error.value)
-
-
-def test_the_allow_list_holds_only_the_rule_wired_on_another_branch() -> None:
-    assert NOT_YET_WIRED == {"subscription-schedule-status-changed"}
-    _catalogue(*NOT_YET_WIRED).check_every_rule_acts()  # listed: no error
 
 
 def test_the_app_stops_when_a_notice_rule_loses_its_target(
