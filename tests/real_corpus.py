@@ -24,12 +24,12 @@ NAMES = sorted(path.name for path in REAL.glob("*.json"))
 MODES = ("partner", "webhook")
 
 
-def cases(issue_key: str) -> list[Any]:
-    """(ingress, file) parameters; an entry with a known issue is a strict xfail naming it."""
+def cases(issue_key: str | None) -> list[Any]:
+    """(ingress, file) parameters; an entry with a known `issue_key` issue is a strict xfail."""
     params = []
     for ingress in MODES:
         for name in NAMES:
-            issue = EXPECTED.get(name, {}).get(issue_key)
+            issue = EXPECTED.get(name, {}).get(issue_key) if issue_key else None
             marks = [pytest.mark.xfail(strict=True, reason=issue)] if issue else []
             params.append(pytest.param(ingress, name, marks=marks, id=f"{ingress}:{name}"))
     return params
