@@ -29,7 +29,8 @@ from payops.settings import Settings
 PROVENANCE = REAL / "PROVENANCE.md"
 COLUMNS = ("file", "repository", "path", "commit", "licence", "type", "api_version", "blob",
            "sha256")  # fmt: skip
-LICENCES = {"Apache-2.0", "MIT", "AGPL-3.0", "none stated"}
+# The project is Apache-2.0: only permissively licensed third-party files are admitted.
+LICENCES = {"Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "ISC", "CC0-1.0", "Unlicense"}
 
 
 def _cell(text: str) -> str:
@@ -101,7 +102,7 @@ def test_corpus_spans_api_versions_and_event_types() -> None:
     assert len(events) >= 40
     versions = {e["api_version"] for e in events if e.get("api_version")}
     years = {_year(v) for v in versions}
-    assert min(years) <= 2019 and max(years) >= 2025 and len(versions) >= 6
+    assert min(years) <= 2019 and max(years) >= 2023 and len(versions) >= 4
     assert any("api_version" not in e for e in events)  # old fixtures without the field
     types = {e["type"] for e in events}
     assert {
@@ -112,10 +113,26 @@ def test_corpus_spans_api_versions_and_event_types() -> None:
         "payment_intent.payment_failed", "customer.created", "customer.updated",
         "subscription_schedule.updated", "subscription_schedule.released", "refund.failed",
     } <= types  # fmt: skip
-    modes = {e["data"]["object"].get("mode") for e in events if e["type"].startswith("checkout.")}
-    assert {"payment", "subscription", "setup"} <= modes
+    assert {"payment", "setup"} <= _checkout_modes(events)
     unhandled = [name for name in NAMES if not EXPECTED[name]["rules"]]
     assert len({event(name)["type"] for name in unhandled}) >= 5  # types no rule handles
+
+
+def _checkout_modes(events: list[dict[str, Any]]) -> set[str | None]:
+    return {e["data"]["object"].get("mode") for e in events if e["type"].startswith("checkout.")}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no permissively licensed real event of API 2024/2025 nor a real mode: subscription "
+    "Checkout Session found yet (the AGPL / unlicensed sources that gave them were removed); "
+    "see tests/fixtures/README.md, known gaps of the corpus",
+)
+def test_corpus_reaches_current_api_versions_and_subscription_checkout() -> None:
+    events = [event(name) for name in NAMES]
+    versions = {e["api_version"] for e in events if e.get("api_version")}
+    assert max(_year(v) for v in versions) >= 2025 and len(versions) >= 6
+    assert "subscription" in _checkout_modes(events)
 
 
 # ---- the reviewed verdicts --------------------------------------------------------------------
