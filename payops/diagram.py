@@ -243,7 +243,9 @@ def _workflow_edges(
     graph: _Graph, logical_id: str, properties: Mapping[str, Any], resources: Mapping[str, Any]
 ) -> None:
     definition = properties.get("DefinitionString")
-    for ref in sorted(set(_refs(definition))):
+    # Resources reach the definition through DefinitionSubstitutions (or, older, Fn::Join).
+    wired = [definition, properties.get("DefinitionSubstitutions")]
+    for ref in sorted(set(_refs(wired))):
         kind = resources.get(ref, {}).get("Type")
         if kind == "AWS::Events::Connection":
             graph.nodes["StripeApi"] = ("Outside", 'StripeApi(["Stripe API"])')
