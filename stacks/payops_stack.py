@@ -7,17 +7,20 @@ from constructs import Construct
 
 from payops.rules import load_catalogue
 from payops.settings import Settings
+from stacks.backstop import WorkflowBackstop
 from stacks.coupons import Coupons
 from stacks.customer_mirror import CustomerMirror
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
+from stacks.nag import acknowledge, acknowledge_synchronous_function
 from stacks.notifications import Notifications
 from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
 from stacks.targets import RuleTargets
+from stacks.workflow import Workflow
 
 
 class PayOpsStack(Stack):
@@ -41,10 +44,37 @@ class PayOpsStack(Stack):
         self.notifications = Notifications(self, "Notifications", shared=shared)
         shared.alerts = self.notifications.payment_problems
         self.fulfilment = Fulfilment(self, "Fulfilment", shared=shared)
+        # The download link is a public function URL too: throttle a flood of anonymous requests
+        # at its own reservation instead of letting it starve fulfilment's Lambda concurrency.
+        download = self.fulfilment.download_function.node.default_child
+        download.reserved_concurrent_executions = settings.download_reserved_concurrency
+        for function in (
+            self.fulfilment.download_function,
+            self.fulfilment.clock_function,
+            self.ingress.receiver,
+        ):
+            if function is not None:
+                acknowledge_synchronous_function(function)
         self.coupons = Coupons(self, "Coupons", shared=shared)
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
+        self.backstop = WorkflowBackstop(
+            self,
+            "Backstop",
+            workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
+            alerts=self.notifications.payment_problems,
+            targets=shared.targets,
+        )
         self.operations = Operations(self, "Operations", shared=shared)
+        for name, rule in self.catalogue.rules.items():
+            if not rule.targets:
+                acknowledge(
+                    rule,
+                    "EventBusDLQ",
+                    f"rules/{name}.json has no target in this stack yet: there is nothing to "
+                    "dead-letter (every target this stack adds gets the rule targets' DLQ).",
+                    pack="Serverless",
+                )
 
         CfnOutput(self, "EventBusName", value=self.ingress.bus_name)
         if self.ingress.receiver_url is not None:

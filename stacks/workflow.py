@@ -35,6 +35,8 @@ class Workflow(Construct):
         substitutions: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
+        self.asl = asl
+        self.kind = kind
         self.log_group = logs.LogGroup(
             self,
             "Logs",

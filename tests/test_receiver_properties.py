@@ -23,8 +23,8 @@ import contextlib
 import importlib.util
 import io
 import json
-import re
 import os
+import re
 import sys
 import time
 from collections import Counter

@@ -577,7 +577,9 @@ def test_events_up_to_eventbridges_1_mib_entry_limit_are_forwarded(aws: LocalAws
     event = stripe_event()
     event["data"]["object"]["metadata"] = {"padding": ""}
     empty = len(signed(event, secret=aws.secret)[0].encode())
-    room = receiver.MAX_ENTRY_BYTES - empty - 14 - len(receiver.DEFAULT_EVENT_SOURCE + event["type"])
+    room = (
+        receiver.MAX_ENTRY_BYTES - empty - 14 - len(receiver.DEFAULT_EVENT_SOURCE + event["type"])
+    )
     event["data"]["object"]["metadata"]["padding"] = "x" * room  # exactly 1 MiB as an entry
     payload, header = signed(event, secret=aws.secret)
     assert len(payload.encode()) > 262144

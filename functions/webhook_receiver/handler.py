@@ -175,8 +175,10 @@ def claimed_event_id(event: dict[str, Any]) -> str | None:
         return None
     head = body[:4096]
     try:
-        raw = base64.b64decode(head[: len(head) // 4 * 4]) if event.get("isBase64Encoded") else (
-            head.encode("utf-8", "replace")
+        raw = (
+            base64.b64decode(head[: len(head) // 4 * 4])
+            if event.get("isBase64Encoded")
+            else (head.encode("utf-8", "replace"))
         )
     except (binascii.Error, ValueError):
         return None

@@ -8,7 +8,7 @@ bus denies PutEvents to every principal but the receiver's role), so the local A
   assumed roles, as the Lambda bridge gives each function its execution role), an IAM user's
   access key, or else the account root (moto's default test credentials);
 - `EventsBackend.put_events` then refuses each entry whose bus policy has a matching Deny
-  (Principal, Action, Resource and Condition: ArnEquals/ArnNotEquals/ArnLike, String*), with
+  (Principal, Action, Resource and Condition: Arn*, String*, Bool), with
   AccessDeniedException in that entry, as AWS reports it.
 
 Allow statements are not evaluated: in one account moto lets every principal act (it checks no
@@ -82,6 +82,8 @@ def _condition_holds(conditions: dict[str, Any], context: dict[str, str]) -> boo
             actual = context.get(key.lower())
             if actual is None:
                 holds = operator.endswith("IfExists") or base.startswith(("ArnNot", "StringNot"))
+            elif base == "Bool":
+                holds = actual.lower() in [w.lower() for w in wanted]
             elif base in ("ArnEquals", "StringEquals"):
                 holds = actual in wanted
             elif base in ("ArnNotEquals", "StringNotEquals"):
@@ -104,6 +106,7 @@ def denied(bus: Any, entry: dict[str, Any], caller: tuple[str, str]) -> str | No
     context = {
         "aws:principalarn": arn,
         "aws:principalaccount": account,
+        "aws:principalisawsservice": "false",  # a signed request: an IAM principal
         "events:source": str(entry.get("Source") or ""),
         "events:detail-type": str(entry.get("DetailType") or ""),
     }

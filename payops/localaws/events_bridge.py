@@ -33,8 +33,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from payops.localaws import lambda_bridge
-from payops.localaws import bus_policy
+from payops.localaws import bus_policy, lambda_bridge
 from payops.localaws.moto_pin import require_pinned_moto
 from payops.localaws.recorder import RECORDER
 

@@ -101,6 +101,10 @@ class _Container:
     code_id: str  # changes when the code changes: a new container (cold start)
     module: ModuleType | None = None
     private_modules: dict[str, ModuleType] = field(default_factory=dict)
+    # The container's own boto3 default session: it resolves credentials from the function's
+    # environment (its role's session) once, as in a Lambda sandbox, instead of reusing the
+    # credentials this process's default session cached.
+    boto3_session: Any = None
 
 
 def function_name_of(function_name_or_arn: str) -> str:
@@ -255,9 +259,16 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
     sys.modules.update(container.private_modules)
     sys.path.insert(0, str(container.code_dir))
     _thread_env.env = dict(env)
+    import boto3
+
+    saved_session = boto3.DEFAULT_SESSION
+    if container.boto3_session is None:
+        container.boto3_session = boto3.Session()  # reads the overlaid environment
+    boto3.DEFAULT_SESSION = container.boto3_session
     try:
         yield
     finally:
+        boto3.DEFAULT_SESSION = saved_session
         for name, module in list(sys.modules.items()):
             if name in container.private_modules or _is_from(module, container.code_dir):
                 container.private_modules[name] = module
