@@ -8,7 +8,7 @@ DynamoDB item per Stripe event.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -244,7 +244,10 @@ class Notifications(Construct):
         role = iam.Role(
             self,
             "AuditPipeRole",
-            assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal(
+                "pipes.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
             description="Lets the audit pipe read its queue and run the audit workflow",
         )
         audit_queue.grant_consume_messages(role)

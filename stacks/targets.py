@@ -70,7 +70,10 @@ class RuleTargets(Construct):
         self.role = iam.Role(
             self,
             "InvokeRole",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            # Only this stack's rules may assume it (the confused deputy, as on the DLQ).
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com", conditions=from_this_stacks_rules(self)
+            ),
             description="Lets the Stripe event rules start the payment workflows",
         )
         self._count = 0

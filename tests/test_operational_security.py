@@ -189,6 +189,24 @@ def test_every_service_principal_grant_has_source_conditions(synthesized: Synthe
     assert checked >= 10  # queues, topics, the topic key: the walk found the grants
 
 
+# Lambda execution roles are the exception: which function gets one is decided by the account's
+# own iam:PassRole when the function is created, not by the Lambda service.
+TRUST_WITHOUT_CONDITIONS = {"lambda.amazonaws.com"}
+
+
+def test_every_service_role_trusts_only_this_account(synthesized: Synthesized) -> None:
+    checked = 0
+    for logical, role in resources(synthesized, "AWS::IAM::Role").items():
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            service = statement.get("Principal", {}).get("Service")
+            if service is None or service in TRUST_WITHOUT_CONDITIONS:
+                continue
+            checked += 1
+            keys = {k.lower() for block in statement.get("Condition", {}).values() for k in block}
+            assert "aws:sourceaccount" in keys, f"{logical}: {service} trusted without conditions"
+    assert checked >= 7  # six workflows' roles, the rule targets' role, the audit pipe's role
+
+
 def test_rule_target_dlq_takes_only_this_stacks_rules(synthesized: Synthesized) -> None:
     [(_, statement)] = [
         (logical, s)
