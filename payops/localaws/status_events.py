@@ -44,8 +44,9 @@ def status_event(execution: Any) -> dict[str, Any]:
         "status": status,
         "startDate": _millis(execution.start_date),
         "stopDate": _millis(execution.stop_date),
-        "input": data if isinstance(data, str) or data is None else json.dumps(data),
-        "output": None if execution.output is None else json.dumps(execution.output),
+        # As JSON text, as AWS sends them (moto keeps SDK results with datetimes in them).
+        "input": data if isinstance(data, str) or data is None else json.dumps(data, default=str),
+        "output": None if execution.output is None else json.dumps(execution.output, default=str),
     }
     if status == "FAILED":
         detail["error"] = execution.error
