@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 LAMBDA_FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_DEPS := $(foreach f,$(LAMBDA_FUNCTIONS),build/lambda-deps/$(f)/.requirements.sha256)
 
-.PHONY: setup deps test synth lint demo clean
+.PHONY: setup deps test synth diff deploy destroy lint demo clean
 
 setup: $(VENV)/.installed node_modules/.installed deps
 
@@ -38,6 +38,20 @@ synth: setup
 	$(CDK) synth --quiet --output cdk.out/partner -c ingress=partner
 	$(CDK) synth --quiet --output cdk.out/webhook -c ingress=webhook
 	@ls -l cdk.out/partner/*.template.json cdk.out/webhook/*.template.json
+
+# The README's deployment commands, for the stack and the settings in cdk.json (add more with
+# CDK_ARGS, e.g. make deploy CDK_ARGS="-c ingress=webhook"). cdk.json runs .venv/bin/python, so
+# these work from a plain shell without activating the virtualenv.
+STACK := StripePayOps
+CDK_ARGS ?=
+diff: setup
+	$(CDK) diff $(STACK) $(CDK_ARGS)
+
+deploy: setup
+	$(CDK) deploy $(STACK) $(CDK_ARGS)
+
+destroy: setup
+	$(CDK) destroy $(STACK) $(CDK_ARGS)
 
 # The main job: the real stack in the local AWS (moto + bridges), the example events through it.
 demo: setup

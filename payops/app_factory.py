@@ -1,4 +1,7 @@
-"""Build the CDK app from settings; shared by app.py, the CLI's local AWS and the tests."""
+"""Build the CDK app from settings; shared by app.py, the CLI's local AWS and the tests.
+
+cdk-nag checks it with two packs, AwsSolutions and Serverless (acknowledged in stacks/nag.py).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def build_app(
 ):
     """An App with the PayOps stack. `context` adds to/overrides cdk.json and `-c` context."""
     import aws_cdk as cdk
-    from cdk_nag import AwsSolutionsChecks
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
     from payops.rules import RuleError
     from payops.settings import SETTING_KEYS, Settings, SettingsError
@@ -42,5 +45,5 @@ def build_app(
     except (SettingsError, RuleError, BundlingError) as err:
         raise ConfigurationError(str(err)) from None
     if nag:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app, stack

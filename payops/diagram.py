@@ -179,6 +179,8 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
         elif kind == "AWS::Events::Rule":
             for bus in _refs(properties.get("EventBusName")):
                 graph.edge(bus, logical_id)
+            if properties.get("EventBusName") == "default":  # the workflow backstop
+                graph.edges.add(("Workflows", "-.->", "runs no Catch saw", logical_id))
             for target in properties.get("Targets", []):
                 for ref in _refs(target.get("Arn")):
                     graph.edge(logical_id, ref)
@@ -189,6 +191,8 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
             for topic in _refs(properties.get("TopicArn")):
                 for endpoint in _refs(properties.get("Endpoint")):
                     graph.edge(topic, endpoint)
+                for dlq in _refs(properties.get("RedrivePolicy")):
+                    graph.edge(topic, dlq, "undeliverable", dashed=True)
                 if properties.get("Protocol") == "email":
                     graph.nodes["StaffEmail"] = ("Outside", 'StaffEmail(["Staff email"])')
                     graph.edge(topic, "StaffEmail")
@@ -243,7 +247,9 @@ def _workflow_edges(
     graph: _Graph, logical_id: str, properties: Mapping[str, Any], resources: Mapping[str, Any]
 ) -> None:
     definition = properties.get("DefinitionString")
-    for ref in sorted(set(_refs(definition))):
+    # Resources reach the definition through DefinitionSubstitutions (or, older, Fn::Join).
+    wired = [definition, properties.get("DefinitionSubstitutions")]
+    for ref in sorted(set(_refs(wired))):
         kind = resources.get(ref, {}).get("Type")
         if kind == "AWS::Events::Connection":
             graph.nodes["StripeApi"] = ("Outside", 'StripeApi(["Stripe API"])')

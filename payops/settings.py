@@ -93,6 +93,11 @@ class Settings:
     coupon_percent_off: int = 10
     stripe_api_key_secret_name: str = "payops/stripe-api-key"
     customer_template_url: str = ""  # empty: the bundled provisioning/customer-stack.json
+    # Reserved concurrency of the two public function URLs: a flood of anonymous requests is
+    # throttled (429) at this many concurrent runs instead of starving the account's Lambda
+    # concurrency. Stripe retries a 429 like any non-2xx.
+    receiver_reserved_concurrency: int = 10
+    download_reserved_concurrency: int = 10
 
     @property
     def event_source(self) -> str:
@@ -175,6 +180,8 @@ _PARSERS.update(
         "coupon_percent_off": _percent,
         "stripe_api_key_secret_name": _secret_name,
         "customer_template_url": _https_url,
+        "receiver_reserved_concurrency": _positive_int,
+        "download_reserved_concurrency": _positive_int,
     }
 )
 

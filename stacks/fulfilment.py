@@ -75,13 +75,12 @@ class Fulfilment(Construct):
             partition_key=dynamodb.Attribute(name="token", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute="expiresAt",
+            # A lost grant is not re-issued by a replay (the claim makes it AlreadyHandled):
+            # point-in-time recovery is the way back, as for Orders.
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
             removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            self.grants,
-            "DDB3",
-            "Grants live for hours and are re-issued by replaying the order event; restoring "
-            "them from a backup has no use.",
         )
 
         self.download_function = self._function(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -27,7 +27,7 @@ from stacks.bundling import FUNCTIONS_DIR
 from stacks.functions import python_function
 from stacks.nag import acknowledge
 from stacks.shared import Shared
-from stacks.targets import RETRY_POLICY, encrypted_queue
+from stacks.targets import RETRY_POLICY, encrypted_queue, from_this_stacks_rules
 from stacks.workflow import Workflow
 
 # A message that failed this many receives goes to the consumer's DLQ.
@@ -123,6 +123,7 @@ class Notifications(Construct):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
+                conditions=from_this_stacks_rules(self),
             )
         )
         # Topic attributes other capabilities rely on (payment_problems = staff alerts).
@@ -214,7 +215,6 @@ class Notifications(Construct):
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for name in FAN_OUT_CONSUMERS:
             dlq = encrypted_queue(self, f"{name}DeadLetters")
-            acknowledge(dlq, "SQS3", f"This queue is itself the dead-letter queue of {name}.")
             queue = encrypted_queue(
                 self,
                 f"{name}Queue",
@@ -224,9 +224,20 @@ class Notifications(Construct):
                     max_receive_count=MAX_RECEIVE_COUNT, queue=dlq
                 ),
             )
-            # The subscription adds a queue policy allowing only this topic (aws:SourceArn).
+            # SNS drops a message it cannot deliver (queue deleted, policy or key wrong) unless
+            # the subscription has its own DLQ. Both queue policies allow only this topic
+            # (aws:SourceArn), added by the subscription.
+            delivery_dlq = encrypted_queue(self, f"{name}DeliveryDeadLetters")
+            acknowledge(
+                delivery_dlq,
+                "SQS3",
+                f"This queue is the dead-letter queue of the SNS subscription of {name} (an SNS "
+                "RedrivePolicy, which cdk-nag does not recognise as DLQ use).",
+            )
             self.payment_activity.add_subscription(
-                subs.SqsSubscription(queue, raw_message_delivery=True)
+                subs.SqsSubscription(
+                    queue, raw_message_delivery=True, dead_letter_queue=delivery_dlq
+                )
             )
             self.queues[name] = queue
             self.dead_letter_queues[name] = dlq
@@ -257,7 +268,10 @@ class Notifications(Construct):
         role = iam.Role(
             self,
             "AuditPipeRole",
-            assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal(
+                "pipes.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
             description="Lets the audit pipe read its queue and run the audit workflow",
         )
         audit_queue.grant_consume_messages(role)

@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from stacks.nag import acknowledge
 from stacks.shared import Shared
 
 RUNBOOK = "README: What the system guarantees"
@@ -56,12 +57,24 @@ class Operations(Construct):
         self.dead_letter_queues = _dead_letter_queues(stack, constructs)
         for queue in self.dead_letter_queues:
             self._dead_letter_alarm(queue)
+            acknowledge(
+                queue,
+                "SQSRedrivePolicy",
+                "This queue is itself a dead-letter queue: its messages wait, alarmed, for a "
+                "person to read and re-drive them; a dead-letter queue of it would only move them.",
+                pack="Serverless",
+            )
         self.rules = [c for c in constructs if isinstance(c, events.CfnRule)]
         for rule in self.rules:
             self._undeliverable_alarm(rule)
         self.state_machines = [c for c in constructs if isinstance(c, sfn.StateMachine)]
         for machine in self.state_machines:
             self._execution_alarms(machine)
+        # Alarms a capability specified itself (e.g. the webhook receiver's 4xx/5xx rates).
+        for construct in constructs:
+            for spec in getattr(construct, "alarm_specs", ()):
+                self._alarm(spec.construct_id, spec.name, spec.metric, spec.what,
+                            spec.threshold, spec.evaluation_periods)  # fmt: skip
 
         self.archive = events.CfnArchive(
             self,
@@ -81,15 +94,23 @@ class Operations(Construct):
         )
 
     # -- alarms ------------------------------------------------------------------------------
-    def _alarm(self, construct_id: str, name: str, metric: cloudwatch.Metric, what: str) -> None:
+    def _alarm(
+        self,
+        construct_id: str,
+        name: str,
+        metric: cloudwatch.IMetric,
+        what: str,
+        threshold: float = 1,
+        evaluation_periods: int = 1,
+    ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             alarm_name=f"{self.alarm_prefix}{name}",
             alarm_description=what,
             metric=metric,
-            threshold=1,
-            evaluation_periods=1,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             # No data means no message and no execution: nothing is wrong.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -117,8 +138,11 @@ class Operations(Construct):
             cloudwatch.Metric(
                 namespace="AWS/Events",
                 metric_name="InvocationsFailedToBeSentToDlq",
-                # Rules on a custom or partner bus publish with both dimensions.
-                dimensions_map={"EventBusName": rule.event_bus_name, "RuleName": rule.name},
+                # Rules on a custom or partner bus publish with both dimensions, on the default
+                # bus with RuleName only.
+                dimensions_map={"RuleName": rule.name}
+                if rule.event_bus_name == "default"
+                else {"EventBusName": rule.event_bus_name, "RuleName": rule.name},
                 period=ALARM_PERIOD,
                 statistic="Sum",
             ),
@@ -149,23 +173,24 @@ class Operations(Construct):
         encrypted topic, the key policy must let it (the AWS managed SNS key never would)."""
         stack = Stack.of(self)
         cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        of_this_stacks_alarms = {
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=f"{self.alarm_prefix}*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+            "StringEquals": {"aws:SourceAccount": stack.account},
+        }
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisStackPublish",
                 principals=[cloudwatch_principal],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name=f"{self.alarm_prefix}*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
+                conditions=of_this_stacks_alarms,
             )
         )
         key = getattr(topic, "master_key", None)
@@ -176,6 +201,7 @@ class Operations(Construct):
                     principals=[cloudwatch_principal],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],  # in a key policy "*" means this key
+                    conditions=of_this_stacks_alarms,
                 )
             )
 
@@ -193,6 +219,9 @@ def _dead_letter_queues(stack: Stack, constructs: list[IConstruct]) -> list[sqs.
                     wanted.add(_key(stack, config.arn))
         elif isinstance(construct, sqs.Queue) and construct.dead_letter_queue is not None:
             wanted.add(_key(stack, construct.dead_letter_queue.queue.queue_arn))
+        elif isinstance(construct, sns.CfnSubscription) and construct.redrive_policy:
+            # An SNS subscription's redrive policy: {"deadLetterTargetArn": <queue ARN>}.
+            wanted.add(_key(stack, stack.resolve(construct.redrive_policy)["deadLetterTargetArn"]))
     unknown = wanted - by_arn.keys()
     if unknown:
         raise ValueError(f"dead-letter queues not built in this stack: {sorted(unknown)}")

@@ -7,18 +7,21 @@ from constructs import Construct
 
 from payops.rules import load_catalogue
 from payops.settings import Settings
+from stacks.backstop import WorkflowBackstop
 from stacks.coupons import Coupons
 from stacks.customer_mirror import CustomerMirror
 from stacks.downloads import DownloadLinks
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
+from stacks.nag import acknowledge, acknowledge_synchronous_function
 from stacks.notifications import Notifications
 from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
 from stacks.targets import RuleTargets
+from stacks.workflow import Workflow
 
 
 class PayOpsStack(Stack):
@@ -45,9 +48,27 @@ class PayOpsStack(Stack):
         self.downloads = DownloadLinks(
             self, "DownloadLinks", shared=shared, fulfilment=self.fulfilment
         )
+        # The download link is a public function URL too: throttle a flood of anonymous requests
+        # at its own reservation instead of letting it starve fulfilment's Lambda concurrency.
+        download = self.fulfilment.download_function.node.default_child
+        download.reserved_concurrent_executions = settings.download_reserved_concurrency
+        for function in (
+            self.fulfilment.download_function,
+            self.fulfilment.clock_function,
+            self.ingress.receiver,
+        ):
+            if function is not None:
+                acknowledge_synchronous_function(function)
         self.coupons = Coupons(self, "Coupons", shared=shared)
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
+        self.backstop = WorkflowBackstop(
+            self,
+            "Backstop",
+            workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
+            alerts=self.notifications.payment_problems,
+            targets=shared.targets,
+        )
         self.operations = Operations(self, "Operations", shared=shared)
         self.catalogue.check_every_rule_acts()
 

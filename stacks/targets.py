@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
@@ -13,6 +13,23 @@ from constructs import Construct
 RETRY_POLICY = events.CfnRule.RetryPolicyProperty(
     maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
 )
+
+
+def from_this_stacks_rules(scope: Construct) -> dict[str, dict[str, object]]:
+    """IAM conditions for a grant to events.amazonaws.com: only this stack's rules (named
+    "<stack>-...", on the Stripe bus or the default bus), in this account. Without them any
+    rule of any account could use the grant (the confused deputy)."""
+    stack = Stack.of(scope)
+    rule_arns = [
+        stack.format_arn(
+            service="events", resource="rule", resource_name=f"{path}{stack.stack_name}-*"
+        )
+        for path in ("", "*/")
+    ]
+    return {
+        "ArnLike": {"aws:SourceArn": rule_arns},
+        "StringEquals": {"aws:SourceAccount": stack.account},
+    }
 
 
 def encrypted_queue(scope: Construct, construct_id: str, **kwargs) -> sqs.Queue:
@@ -46,12 +63,16 @@ class RuleTargets(Construct):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[self.dead_letters.queue_arn],
+                conditions=from_this_stacks_rules(self),
             )
         )
         self.role = iam.Role(
             self,
             "InvokeRole",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            # Only this stack's rules may assume it (the confused deputy, as on the DLQ).
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com", conditions=from_this_stacks_rules(self)
+            ),
             description="Lets the Stripe event rules start the payment workflows",
         )
         self._count = 0

@@ -11,15 +11,17 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from payops.asl import render
+from payops.asl import checked
 from stacks.nag import acknowledge
 
 
 class Workflow(Construct):
     """`kind` is "STANDARD" or "EXPRESS"; `why` says why that type (it lands in the description).
 
-    Placeholders are filled with CDK tokens, which render as Fn::Join: the inline form that both
-    CloudFormation and the local AWS (moto) take, unlike DefinitionBody.from_file's S3 asset.
+    The ASL file goes into the template unchanged, as a plain DefinitionString, and its
+    `${Placeholders}` as DefinitionSubstitutions: CloudFormation fills them, cfn-lint (E3601)
+    validates the definition, and the local AWS applies the substitutions as CloudFormation does
+    (unlike DefinitionBody.from_file's S3 asset, which moto ignores).
     """
 
     def __init__(
@@ -33,6 +35,8 @@ class Workflow(Construct):
         substitutions: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
+        self.asl = asl
+        self.kind = kind
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -44,7 +48,8 @@ class Workflow(Construct):
             "StateMachine",
             # Named after the ASL file, so traces and the console say which workflow ran.
             state_machine_name=f"{Stack.of(self).stack_name}-{asl}",
-            definition_body=sfn.DefinitionBody.from_string(render(asl, substitutions)),
+            definition_body=sfn.DefinitionBody.from_string(checked(asl, substitutions)),
+            definition_substitutions=dict(substitutions),
             state_machine_type=sfn.StateMachineType[kind],
             tracing_enabled=True,
             # ERROR level: failures are kept without logging customer payloads on success.

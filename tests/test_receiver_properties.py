@@ -24,6 +24,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -46,7 +47,7 @@ REGION = "us-east-1"
 BUS_NAME = "payops-properties-bus"
 SOURCE = "payops.stripe-webhook"
 TOLERANCE = 300
-DEFAULT_LIMIT = 262144
+DEFAULT_LIMIT = 1048576
 MIN_TOTAL_CASES = 2000
 LOG_KEYS = {"message", "request_id", "event_id", "event_type", "outcome", "status"}
 
@@ -198,7 +199,8 @@ def run(aws: LocalAws, event: dict[str, Any]) -> Outcome:
     assert len(lines) == 1, lines
     log = json.loads(lines[0])
     # Fixed keys only: the log line has no room for payloads, headers or secrets.
-    assert set(log) == LOG_KEYS, log
+    rejected = response["statusCode"] != 200
+    assert set(log) == (LOG_KEYS | {"event_id_verified"} if rejected else LOG_KEYS), log
     assert log["status"] == response["statusCode"]
     assert aws.secret not in lines[0]
     assert response["headers"]["content-type"] == "application/json"
@@ -218,7 +220,10 @@ def assert_rejected(out: Outcome, statuses: tuple[int, ...] = (400,)) -> None:
     assert out.body["error"].endswith(".")
     assert out.log["outcome"] != "forwarded"
     assert out.put_events == 0
-    assert out.log["event_id"] is None  # nothing from an unaccepted body is trusted
+    # Only the id the body claims, marked unverified, and only in the evt_ shape (no injection).
+    claimed = out.log["event_id"]
+    assert claimed is None or re.fullmatch(r"evt_[A-Za-z0-9_]{1,255}", claimed), claimed
+    assert out.log.get("event_id_verified") is False
 
 
 def assert_forwarded(aws: LocalAws, out: Outcome, event: dict[str, Any]) -> None:

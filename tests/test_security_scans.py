@@ -531,7 +531,7 @@ def test_receiver_logs_hold_no_secrets_payloads_or_signatures(
     now = int(time.time())
     good = sign(payload, secret)
     not_event = json.dumps({"object": "customer", "email": email})
-    big = json.dumps({**event, "pad": "x" * 262144})
+    big = json.dumps({**event, "pad": "x" * 1048576})
     requests = [
         _request(payload, good),
         _request(base64.b64encode(payload.encode()).decode(), good, b64=True),

@@ -566,9 +566,29 @@ def test_body_size_limit_is_inclusive_and_configurable(aws: LocalAws, monkeypatc
 
 def test_oversized_body_is_rejected_with_the_default_limit(aws: LocalAws) -> None:
     event = stripe_event()
-    event["data"]["object"]["metadata"] = {"padding": "x" * 262144}
+    event["data"]["object"]["metadata"] = {"padding": "x" * 1048576}
     payload, header = signed(event, secret=aws.secret)
-    assert "262144" in assert_rejected(aws, url_event(payload, header), 413)
+    assert "1048576" in assert_rejected(aws, url_event(payload, header), 413)
+
+
+def test_events_up_to_eventbridges_1_mib_entry_limit_are_forwarded(aws: LocalAws) -> None:
+    """PutEvents takes entries up to 1 MiB (Source + DetailType + Detail + 14 for Time): the
+    receiver forwards what fits and answers 413 (no retry can help) for what does not."""
+    event = stripe_event()
+    event["data"]["object"]["metadata"] = {"padding": ""}
+    empty = len(signed(event, secret=aws.secret)[0].encode())
+    room = (
+        receiver.MAX_ENTRY_BYTES - empty - 14 - len(receiver.DEFAULT_EVENT_SOURCE + event["type"])
+    )
+    event["data"]["object"]["metadata"]["padding"] = "x" * room  # exactly 1 MiB as an entry
+    payload, header = signed(event, secret=aws.secret)
+    assert len(payload.encode()) > 262144
+    assert call(url_event(payload, header))[0] == 200
+    [delivered] = aws.messages()
+    assert delivered["detail"]["id"] == event["id"]
+    event["data"]["object"]["metadata"]["padding"] += "x"  # one byte over
+    payload, header = signed(event, secret=aws.secret)
+    assert "1048576" in assert_rejected(aws, url_event(payload, header), 413)
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
@@ -666,7 +686,9 @@ def test_one_json_log_line_per_request_without_secrets(aws: LocalAws, capsys) ->
         "status": 200,
     }
     assert bad["outcome"] == "signature_mismatch" and bad["status"] == 400
-    assert bad["event_id"] is None  # unverified bodies are not trusted, not even their id
+    # The id the unverified body claims, marked unverified: the rejection can be matched with
+    # Stripe's delivery log ("Webhook attempts" of that event).
+    assert bad["event_id"] == event["id"] and bad["event_id_verified"] is False
     text = "\n".join(lines)
     for leak in (aws.secret, header.split("v1=")[1], "stripe@example.com", "cs_test_"):
         assert leak not in text

@@ -29,12 +29,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 DEFAULT_EVENT_SOURCE = "payops.stripe-webhook"
 DEFAULT_TOLERANCE_SECONDS = 300
-DEFAULT_MAX_BODY_BYTES = 262144
+# EventBridge's PutEvents entry limit (1 MiB since 2026-01-29): a bigger body could never be put.
+MAX_ENTRY_BYTES = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = MAX_ENTRY_BYTES
 # A rotated secret is picked up by at most one refetch per this many seconds per container, which
 # also caps the Secrets Manager calls a flood of forged requests can cause.
 SECRET_REFETCH_AFTER_SECONDS = 60.0
 MAX_TIMESTAMP = 2**33  # year 2242: far past any real Stripe timestamp, far below float overflow
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# A Stripe Event body starts with its id; read from the first bytes only, so that every rejection
+# (even of an oversized or forged body) is logged with the id it claims, never with the body.
+_CLAIMED_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*"(evt_[A-Za-z0-9_]{1,255})"')
 
 _JSON_HEADERS = {"content-type": "application/json"}
 _BOTO_CONFIG = BotoConfig(
@@ -139,8 +144,51 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
     }
 
 
+def _metrics(status: int) -> dict[str, Any]:
+    """CloudWatch embedded metrics for the request's log line (METRICS_NAMESPACE set by the
+    stack): Lambda's log pipeline turns them into the metrics the 4xx/5xx rate alarms read."""
+    namespace = os.environ.get("METRICS_NAMESPACE", "").strip()
+    if not namespace:
+        return {}
+    names = ("Requests", "Rejected4xx", "Failed5xx")
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [[]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in names],
+                }
+            ],
+        },
+        "Requests": 1,
+        "Rejected4xx": int(400 <= status < 500),
+        "Failed5xx": int(status >= 500),
+    }
+
+
+def claimed_event_id(event: dict[str, Any]) -> str | None:
+    """The `evt_...` id the body claims (unverified), from its first bytes; None if none."""
+    body = event.get("body")
+    if not isinstance(body, str):
+        return None
+    head = body[:4096]
+    try:
+        raw = (
+            base64.b64decode(head[: len(head) // 4 * 4])
+            if event.get("isBase64Encoded")
+            else (head.encode("utf-8", "replace"))
+        )
+    except (binascii.Error, ValueError):
+        return None
+    match = _CLAIMED_ID.match(raw)
+    return match.group(1).decode() if match else None
+
+
 def _log(**fields: Any) -> None:
     # One JSON line on stdout per request; callers pass only ids, codes and statuses.
+    fields.update(_metrics(int(fields.get("status") or 0)))
     sys.stdout.write(json.dumps(fields, separators=(",", ":")) + "\n")
     sys.stdout.flush()
 
@@ -259,6 +307,11 @@ def _put_on_bus(payload: str, stripe_event: dict[str, Any], settings: Settings) 
         "Time": datetime.fromtimestamp(stripe_event["created"], tz=UTC),
         "Resources": [],
     }
+    size = 14 + sum(len(entry[k].encode("utf-8")) for k in ("Source", "DetailType", "Detail"))
+    if size > MAX_ENTRY_BYTES:  # PutEvents would refuse it: no retry can help, so a 4xx
+        raise _Reject(
+            413, "entry_too_large", f"The event exceeds EventBridge's {MAX_ENTRY_BYTES} bytes."
+        )
     try:
         result = _client("events").put_events(Entries=[entry])
     except (BotoCoreError, ClientError) as exc:
@@ -290,11 +343,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log.update(event_id=stripe_event["id"], event_type=stripe_event["type"])
         _put_on_bus(payload, stripe_event, settings)
     except _Reject as rejection:
+        if log["event_id"] is None:  # not verified yet: the id the body claims, marked as such
+            log.update(event_id=claimed_event_id(event), event_id_verified=False)
         log.update(outcome=rejection.reason, status=rejection.status)
         _log(**log)
         extra = {"allow": "POST"} if rejection.status == 405 else None
         return _response(rejection.status, {"error": rejection.message}, extra)
     except Exception as exc:  # never let a bug turn into an unlogged Lambda error
+        if log["event_id"] is None:
+            log.update(event_id=claimed_event_id(event), event_id_verified=False)
         log.update(outcome=f"internal_error:{type(exc).__name__}", status=500)
         _log(**log)
         return _response(500, {"error": "The webhook receiver failed unexpectedly."})

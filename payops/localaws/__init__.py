@@ -11,6 +11,7 @@ BRIDGE_MODULES = (
     "events_bridge",
     "lambda_bridge",
     "stepfunctions_bridge",
+    "status_events",
     "cloudformation_bridge",
     "pipes_bridge",
     "observe",

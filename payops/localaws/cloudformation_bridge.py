@@ -64,7 +64,10 @@ BRIDGES: dict[str, str] = {
         "(moto passes them through as literal text)"
     ),
     "cfn.cdk_metadata": "AWS::CDK::Metadata is accepted and creates nothing, as on AWS",
-    "AWS::Events::EventBus": "Ref returns the bus name (moto returns its model object)",
+    "AWS::Events::EventBus": (
+        "Ref returns the bus name (moto returns its model object); Policy is applied (moto "
+        "drops it)"
+    ),
     "AWS::Logs::LogGroup": "GetAtt Arn ends in ':*' as on AWS (moto's lacks it, so IAM differs)",
     "AWS::Events::Archive": (
         "EventPattern is taken as an object, names stay within 48 characters, Ref returns the "
@@ -1357,6 +1360,17 @@ def _event_bus_physical_id(self: Any) -> str:
     return self.name
 
 
+def _create_event_bus(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any,
+                      **kwargs: Any) -> Any:  # fmt: skip
+    """moto's EventBus, with its Policy property applied (moto drops it)."""
+    original = _original("EventBus.create_from_cloudformation_json").__func__
+    bus = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+    policy = (cloudformation_json.get("Properties") or {}).get("Policy")
+    if policy:
+        bus.add_policy(json.loads(policy) if isinstance(policy, str) else policy)
+    return bus
+
+
 # What a request to the local endpoint stands for: AWS's HTTPS endpoint.
 REQUEST_CONTEXT = {"aws:securetransport": "true", "s3:tlsversion": "1.3"}
 _NUMERIC = {
@@ -1467,6 +1481,8 @@ def _patches() -> list[tuple[str, Any, str, Any]]:
         ("FakeBucket.get_permission", FakeBucket, "get_permission", _bucket_permission),
         ("EventBus.physical_resource_id", EventBus, "physical_resource_id",
          property(_event_bus_physical_id)),
+        ("EventBus.create_from_cloudformation_json", EventBus,
+         "create_from_cloudformation_json", classmethod(_create_event_bus)),
     ]  # fmt: skip
 
 

@@ -798,6 +798,12 @@ def check_event_bus(c: Check) -> None:
     if "EventSourceName" in c.raw:
         sources = c.client("events").describe_event_source(Name=c.props["EventSourceName"])
         c.same("EventSourceName", c.props["EventSourceName"], sources["Name"])
+    if "Policy" in c.raw:  # the resource policy PutEvents is evaluated against
+        policy = c.props["Policy"]
+        expected = json.loads(policy) if isinstance(policy, str) else policy
+        c.same(
+            "Policy", expected["Statement"], json.loads(bus.get("Policy") or "{}").get("Statement")
+        )
 
 
 _TARGET_KEYS = (

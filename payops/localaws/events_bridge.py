@@ -13,6 +13,8 @@
   `put_partner_events`: partner event buses (`aws.partner/...` names) and reserved sources.
 - `EventsBackend.put_events` also refuses a request whose entries are over PutEvents' size limit,
   and a Step Functions target whose input is over StartExecution's limit fails (dead-letters).
+- `EventsHandler.put_events` + `EventsBackend.put_events`: the bus's resource policy refuses a
+  caller it denies (`bus_policy.py`; moto stores bus policies and never reads them).
 - `Replay.replay_events`: replays into partner buses, within the replay's time window, to the
   Destination's FilterArns rules only, with one new id per replayed event.
 
@@ -31,7 +33,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from payops.localaws import lambda_bridge
+from payops.localaws import bus_policy, lambda_bridge
 from payops.localaws.moto_pin import require_pinned_moto
 from payops.localaws.recorder import RECORDER
 
@@ -74,6 +76,10 @@ BRIDGES: dict[str, str] = {
     "events.reserved_sources": (
         "PutEvents rejects sources starting with 'aws.' except a partner bus's own source "
         "(moto accepts any source)"
+    ),
+    "events.bus_policy": (
+        "PutEvents honours an explicit Deny in the bus's resource policy for the signing "
+        "principal (moto stores bus policies and never evaluates them)"
     ),
 }
 
@@ -572,7 +578,10 @@ def _put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]
     results: list[dict[str, Any] | None] = [None] * len(events)
     allowed: list[int] = []
     for index, entry in enumerate(events):
-        if _source_allowed(self, entry):
+        refused = bus_policy.refusal(self, entry)  # an explicit Deny in the bus policy
+        if refused is not None:
+            results[index] = refused
+        elif _source_allowed(self, entry):
             allowed.append(index)
         else:
             results[index] = {
@@ -658,6 +667,7 @@ def _patches() -> list[tuple[str, Any, str, Any]]:
             _put_partner_events,
         ),
         ("Replay.replay_events", Replay, "replay_events", _replay_events),
+        *bus_policy.patches(),
     ]
 
 

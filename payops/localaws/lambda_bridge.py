@@ -49,6 +49,10 @@ BRIDGES: dict[str, str] = {
         "Invoke runs the function's Python handler in-process with its environment and a "
         "context object (moto runs Lambda code only in Docker, absent here)"
     ),
+    "lambda.execution_role": (
+        "the handler's AWS calls are signed with a session of the function's execution role "
+        "(moto: the caller's own credentials)"
+    ),
 }
 
 # A handler that waits (through a moto server thread) on another in-process invocation would
@@ -60,6 +64,7 @@ _lock = threading.RLock()
 _code_dirs: dict[str, Path] = {}  # function name -> registered source directory
 _endpoint_url: str | None = None  # where handlers' SDK calls go when moto runs as a server
 _originals: dict[str, Any] = {}
+_sessions: dict[tuple[str, str], dict[str, str]] = {}  # (account, role ARN) -> credentials
 _extract_root: Path | None = None
 _FUNCTION_ARN_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(:[^:]+)?$")
 
@@ -96,6 +101,10 @@ class _Container:
     code_id: str  # changes when the code changes: a new container (cold start)
     module: ModuleType | None = None
     private_modules: dict[str, ModuleType] = field(default_factory=dict)
+    # The container's own boto3 default session: it resolves credentials from the function's
+    # environment (its role's session) once, as in a Lambda sandbox, instead of reusing the
+    # credentials this process's default session cached.
+    boto3_session: Any = None
 
 
 def function_name_of(function_name_or_arn: str) -> str:
@@ -250,9 +259,16 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
     sys.modules.update(container.private_modules)
     sys.path.insert(0, str(container.code_dir))
     _thread_env.env = dict(env)
+    import boto3
+
+    saved_session = boto3.DEFAULT_SESSION
+    if container.boto3_session is None:
+        container.boto3_session = boto3.Session()  # reads the overlaid environment
+    boto3.DEFAULT_SESSION = container.boto3_session
     try:
         yield
     finally:
+        boto3.DEFAULT_SESSION = saved_session
         for name, module in list(sys.modules.items()):
             if name in container.private_modules or _is_from(module, container.code_dir):
                 container.private_modules[name] = module
@@ -319,8 +335,37 @@ def _environment(fn: Any, request_id: str) -> dict[str, str]:
     }
     if _endpoint_url:
         env["AWS_ENDPOINT_URL"] = _endpoint_url
+    env.update(_role_credentials(fn))
     env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
     return env
+
+
+def _role_credentials(fn: Any) -> dict[str, str]:
+    """A session of the function's execution role, as Lambda gives each function: its calls are
+    then signed as that role, so resource policies naming the role (a bus policy) apply."""
+    from moto.sts.models import sts_backends
+
+    role_arn = str(getattr(fn, "role", "") or "")
+    if not role_arn.startswith("arn:"):
+        return {}
+    backend = sts_backends[fn.account_id]["aws"]
+    key = (fn.account_id, role_arn)
+    cached = _sessions.get(key)
+    # moto forgets its sessions when a mock ends: reuse one only while the backend has it.
+    if cached is None or not any(
+        s.access_key_id == cached["AWS_ACCESS_KEY_ID"] for s in backend.assumed_roles
+    ):
+        session = backend.assume_role(
+            region_name=fn.region, role_session_name=fn.function_name[:64], role_arn=role_arn,
+            policy="", duration=3600, external_id="",
+        )  # fmt: skip
+        cached = {
+            "AWS_ACCESS_KEY_ID": session.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+            "AWS_SESSION_TOKEN": session.session_token,
+        }
+        _sessions[key] = cached
+    return cached
 
 
 def _error(error_type: str, message: str, request_id: str, trace: list[str]) -> bytes:

@@ -80,6 +80,11 @@ def _dead_letter_queue_ids(template: dict[str, Any]) -> set[str]:
         redrive = queue["Properties"].get("RedrivePolicy")
         if redrive:
             ids.add(_ref(redrive["deadLetterTargetArn"]))
+    # SNS keeps what it cannot deliver to a fan-out queue in that subscription's DLQ.
+    for subscription in _resources(template, "AWS::SNS::Subscription").values():
+        redrive = subscription["Properties"].get("RedrivePolicy")
+        if redrive:
+            ids.add(_ref(redrive["deadLetterTargetArn"]))
     return ids
 
 
@@ -109,6 +114,8 @@ def test_every_dead_letter_queue_rule_and_state_machine_alarms_to_staff(synthesi
     template = synthesized.json
     alarms_ = _resources(template, "AWS::CloudWatch::Alarm").values()
     watched: dict[tuple[str, str], Any] = {}
+    # The webhook receiver's rate alarms (metric math) are checked in test_operational_security.
+    alarms_ = [a for a in alarms_ if "-receiver-" not in a["Properties"]["AlarmName"]]
     for alarm in alarms_:
         p = alarm["Properties"]
         assert p["Threshold"] == 1
@@ -136,10 +143,13 @@ def test_every_dead_letter_queue_rule_and_state_machine_alarms_to_staff(synthesi
         key = ("InvocationsFailedToBeSentToDlq", json.dumps(rule["Properties"]["Name"]))
         assert key in watched, rule["Properties"]["Name"]
         dims = {d["Name"] for d in watched[key]["Properties"]["Dimensions"]}
-        assert dims == {"EventBusName", "RuleName"}  # how a custom/partner bus publishes it
+        if rule["Properties"]["EventBusName"] == "default":  # the workflow backstop
+            assert dims == {"RuleName"}  # how the default bus publishes it
+        else:
+            assert dims == {"EventBusName", "RuleName"}  # how a custom/partner bus publishes it
     expected = len(_dead_letter_queue_ids(template)) + 2 * len(machines)
     expected += len(_resources(template, "AWS::Events::Rule"))
-    assert len(list(alarms_)) == expected == len(watched)
+    assert len(alarms_) == expected == len(watched)
 
 
 def test_bus_archive_keeps_this_modes_stripe_events(synthesized) -> None:
@@ -187,6 +197,14 @@ def _dead_letter_queue_names(local: LocalAws) -> set[str]:
         policy = attributes.get("Attributes", {}).get("RedrivePolicy")
         if policy:
             arns.add(json.loads(policy)["deadLetterTargetArn"])
+    sns = local.client("sns")
+    for subscription in sns.list_subscriptions()["Subscriptions"]:
+        arn = subscription["SubscriptionArn"]
+        policy = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"].get(
+            "RedrivePolicy"
+        )
+        if policy:
+            arns.add(json.loads(policy)["deadLetterTargetArn"])
     for rule in events.list_rules(EventBusName=local.bus_name)["Rules"]:
         targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=local.bus_name)
         arns |= {
@@ -217,7 +235,8 @@ def _failed_alarm(local: LocalAws, asl_name: str) -> dict[str, Any]:
 
 def test_deployed_alarms_watch_every_dead_letter_queue_and_workflow(local: LocalAws) -> None:
     names = _dead_letter_queue_names(local)
-    assert len(names) == 4  # the rule targets' DLQ and one per fan-out consumer
+    # The rule targets' DLQ, and per fan-out consumer one for its queue and one for SNS delivery.
+    assert len(names) == 7
     alerts = alerts_topic_arn(local)
     for name in names:
         alarm = _depth_alarm(local, name)
@@ -228,9 +247,14 @@ def test_deployed_alarms_watch_every_dead_letter_queue_and_workflow(local: Local
         asl_name = machine["name"].removeprefix(f"{STACK}-")
         assert _failed_alarm(local, asl_name)["AlarmActions"] == [alerts]
     total = len(alarms(local))
-    assert total == len(names) + 2 * len(machines) + len(local.client("events").list_rules(
-        EventBusName=local.bus_name, NamePrefix=f"{STACK}-"
-    )["Rules"])  # fmt: skip
+    rules = [
+        rule
+        for bus in (local.bus_name, "default")
+        for rule in local.client("events").list_rules(EventBusName=bus, NamePrefix=f"{STACK}-")[
+            "Rules"
+        ]
+    ]
+    assert total == len(names) + 2 * len(machines) + len(rules)
 
 
 # -- faults ------------------------------------------------------------------------------------

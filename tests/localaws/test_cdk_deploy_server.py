@@ -40,7 +40,6 @@ def cli_env(server: local_server.LocalAwsServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "PAYOPS_"))}
     env.update(server.env())
     env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",  # python3 app.py
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         CDK_DISABLE_CLI_TELEMETRY="true",
         CDK_DISABLE_VERSION_CHECK="true",

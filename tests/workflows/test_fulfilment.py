@@ -24,7 +24,7 @@ from conftest import ROOT, Synthesized, load_fixture
 from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
 
-from payops.asl import render
+from payops.asl import placeholders, render
 from payops.localaws import lambda_bridge
 from payops.localaws import stepfunctions_bridge as sfb
 from stacks.idempotency import CLAIM_TTL_SECONDS
@@ -549,8 +549,9 @@ def test_paid_and_free_orders_start_fulfilment_with_a_dead_letter_queue(
 def test_workflow_is_standard_and_fully_rendered(partner: Synthesized) -> None:
     props = partner.json["Resources"][_fulfilment_machine(partner)]["Properties"]
     assert props["StateMachineType"] == "STANDARD"
-    definition = json.dumps(props["DefinitionString"])
-    assert "${" not in definition
+    # The ASL as written, with DefinitionSubstitutions filling every placeholder (CloudFormation).
+    assert placeholders(props["DefinitionString"]) == set(props["DefinitionSubstitutions"])
+    definition = json.dumps([props["DefinitionString"], props["DefinitionSubstitutions"]])
     for ref in ("Idempotency", "FulfilmentOrders", "FulfilmentGrants", "FulfilmentClock",
                 "FulfilmentDownloadFunctionUrl", "PaymentProblems"):  # fmt: skip
         assert ref in definition, ref

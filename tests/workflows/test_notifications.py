@@ -173,7 +173,10 @@ def test_topics_enforce_ssl_and_use_the_customer_managed_key(partner: Synthesize
         # workflow publishes with its role.
         assert all(
             s["Principal"] == {"Service": "events.amazonaws.com"}
-            and "RulesRule" in s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0]
+            # the rules of rules/*.json, and the workflow backstop on the alerts topic
+            and s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0].startswith(
+                ("RulesRule", "BackstopRule")
+            )
             for s in publishers
         )
     key_policy = resources(partner, "AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"]

@@ -833,7 +833,8 @@ def test_provisioning_reads_the_bundled_template_asset_only(partner: Synthesized
         v for k, v in _resources(partner, "AWS::StepFunctions::StateMachine").items()
         if k.startswith("SubscriptionsProvision")
     )  # fmt: skip
-    definition = json.dumps(machine["Properties"]["DefinitionString"])
+    props = machine["Properties"]
+    definition = json.dumps([props["DefinitionString"], props["DefinitionSubstitutions"]])
     assert key.lstrip("/") in definition  # the TemplateURL is the asset's URL
 
 

@@ -1,0 +1,106 @@
+"""Step Functions "Execution Status Change" events on the default bus (moto 5.2.5 sends none).
+
+AWS sends one event per status change of a Standard execution to the account's default bus
+(source `aws.states`); Express executions send none. The stack's workflow backstop rule
+(stacks/backstop.py) listens for FAILED, TIMED_OUT and ABORTED runs there. `install()` wraps
+moto's `BaseExecutionWorkerCommunication.terminated` (where an execution's final status is set)
+and delivers the event to the default bus's rules, as EventBridge would deliver it. RUNNING is
+not sent: nothing here listens for it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from payops.localaws.moto_pin import require_pinned_moto
+
+BRIDGES: dict[str, str] = {
+    "sfn.status_change_events": (
+        "a Standard execution that ends sends a Step Functions Execution Status Change event "
+        "to the default bus (moto sends none)"
+    ),
+}
+
+_lock = threading.Lock()
+_originals: dict[str, tuple[Any, str, Any]] = {}
+
+
+def _millis(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else None
+
+
+def status_event(execution: Any) -> dict[str, Any]:
+    """The event AWS sends for `execution`'s final status."""
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    data = execution.input_data
+    detail: dict[str, Any] = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": _millis(execution.start_date),
+        "stopDate": _millis(execution.stop_date),
+        # As JSON text, as AWS sends them (moto keeps SDK results with datetimes in them).
+        "input": data if isinstance(data, str) or data is None else json.dumps(data, default=str),
+        "output": None if execution.output is None else json.dumps(execution.output, default=str),
+    }
+    if status == "FAILED":
+        detail["error"] = execution.error
+        detail["cause"] = execution.cause
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": execution.account_id,
+        "time": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": detail,
+    }
+
+
+def _send(execution: Any) -> None:
+    from moto.events.models import events_backends
+
+    if str(getattr(execution.sm_type, "value", execution.sm_type)) != "STANDARD":
+        return
+    backend = events_backends[execution.account_id][execution.region_name]
+    bus = backend.event_buses.get("default")
+    if bus is None:
+        return
+    event = status_event(execution)
+    for rule in list(bus.rules.values()):
+        rule.send_to_targets(dict(event))  # the events bridge matches and delivers
+
+
+def _terminated(self: Any) -> None:
+    _originals["terminated"][2](self)
+    _send(self.execution)
+
+
+def install() -> None:
+    require_pinned_moto("status_events")
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    with _lock:
+        if _originals:
+            return
+        owner = BaseExecutionWorkerCommunication
+        _originals["terminated"] = (owner, "terminated", owner.__dict__["terminated"])
+        owner.terminated = _terminated
+
+
+def uninstall() -> None:
+    with _lock:
+        for owner, attribute, original in _originals.values():
+            setattr(owner, attribute, original)
+        _originals.clear()
+
+
+def is_installed() -> bool:
+    return bool(_originals)
