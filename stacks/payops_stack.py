@@ -14,7 +14,7 @@ from stacks.downloads import DownloadLinks
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
-from stacks.nag import acknowledge, acknowledge_synchronous_function
+from stacks.nag import acknowledge_synchronous_function
 from stacks.notifications import Notifications
 from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue

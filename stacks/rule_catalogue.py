@@ -10,6 +10,7 @@ from constructs import Construct
 
 from payops.rules import Rule, RuleError
 
+
 class RuleWithoutTarget(RuleError):
     """A rule in rules/ that nothing acts on: an event matching it would do nothing."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -95,6 +96,22 @@ class RuleTargets(Construct):
             role_arn=self.role.role_arn,
             input_path=input_path,
             input_transformer=input_transformer,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
+                arn=self.dead_letters.queue_arn
+            ),
+            retry_policy=RETRY_POLICY,
+        )
+
+    def topic(
+        self, topic: sns.ITopic, *, template: str, paths: dict[str, str]
+    ) -> events.CfnRule.TargetProperty:
+        """An SNS target whose message is shaped by an input transformer (no Lambda)."""
+        return events.CfnRule.TargetProperty(
+            id=self._next_id(),
+            arn=topic.topic_arn,
+            input_transformer=events.CfnRule.InputTransformerProperty(
+                input_paths_map=paths, input_template=template
+            ),
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
                 arn=self.dead_letters.queue_arn
             ),

@@ -108,6 +108,8 @@ def test_replay_json_lists_failures_and_notices_and_allow_failures_keeps_0(
     assert topics.count("NotificationsOrders") == 1
     assert all(n["message"] for n in summary["notices"])
     assert "NotificationsPaymentActivity" not in topics  # raw events are not notices
+
+
 def _story(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """One customer: A started, B started (a resubscription), A ended; and C whose deleted
     event is delivered before its start. Shaped from the bundled examples."""
