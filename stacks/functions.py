@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.bundling import FUNCTIONS_DIR
+from stacks.nag import acknowledge_synchronous_function
 
 
 def python_function(
@@ -29,7 +30,8 @@ def python_function(
     # An explicit role instead of AWSLambdaBasicExecutionRole: logs go to this group only.
     role = iam.Role(scope, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     log_group.grant_write(role)
-    return lambda_.Function(
+    # Every function built here is invoked synchronously (a workflow task, `aws lambda invoke`).
+    function = lambda_.Function(
         scope,
         name,
         description=description,
@@ -46,3 +48,5 @@ def python_function(
         role=role,
         environment=environment,
     )
+    acknowledge_synchronous_function(function)
+    return function

@@ -272,12 +272,20 @@ def test_reserved_concurrency_is_a_setting() -> None:
                "downloadReservedConcurrency": 3}  # fmt: skip
     _, stack = build_app(context, nag=False)
     template = Template.from_stack(stack).to_json()
-    reserved = sorted(
-        r["Properties"].get("ReservedConcurrentExecutions", 0)
-        for r in template["Resources"].values()
+    resources_ = template["Resources"]
+    public = {
+        r["Properties"]["TargetFunctionArn"]["Fn::GetAtt"][0]
+        for r in resources_.values()
+        if r["Type"] == "AWS::Lambda::Url"
+    }
+    reserved = {
+        logical: r["Properties"].get("ReservedConcurrentExecutions", 0)
+        for logical, r in resources_.items()
         if r["Type"] == "AWS::Lambda::Function"
-    )
-    assert reserved == [0, 3, 25]  # the clock (a Step Functions task) reserves nothing
+    }
+    assert sorted(reserved[logical] for logical in public) == [3, 25]
+    # Functions only a workflow or staff invoke reserve nothing.
+    assert {v for logical, v in reserved.items() if logical not in public} == {0}
 
 
 # --- 3. SNS subscriptions with DLQs, and their depth alarms -----------------------------------
