@@ -33,6 +33,7 @@ LEASE_SECONDS = 600
 # themselves; TimeoutSeconds of fulfilment-retry is 9 h, the claim is kept 10 h.
 RETRY_LEASE_SECONDS = 10 * 3600
 RETRY_ASL = "fulfilment-retry"
+LINE_ITEMS_PAGE_SIZE = 100  # Stripe's maximum `limit`: fewest calls per order
 WORKFLOW_WHY = (
     "Express: every paid order runs it, in seconds; $1 per million runs instead of $25 per "
     "million transitions. At-least-once is safe: the Orders row is a claim per Checkout Session"
@@ -174,6 +175,7 @@ class Fulfilment(Construct):
                 "StripeConnectionArn": self.stripe_api.connection_arn,
                 "StripeApiVersion": STRIPE_API_VERSION,
                 "RetryWorkflowArn": retry_arn,
+                "LineItemsPageSize": str(LINE_ITEMS_PAGE_SIZE),
             },
         )
         self.state_machine = self.workflow.state_machine
