@@ -280,7 +280,7 @@ class FakeStripe:
         """Forget every object, call, idempotency record and pending injected failure."""
         with self._lock:
             self._calls: list[StripeCall] = []
-            self._failures: list[int] = []
+            self._failures: list[tuple[int, str]] = []
             self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
             self.promotion_codes: dict[str, dict[str, Any]] = {}
@@ -306,12 +306,13 @@ class FakeStripe:
         with self._lock:
             return list(self._calls)
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        """Answer the next `times` requests with `status` (429 or 5xx), before they run."""
+    def fail_next(self, status: int, times: int = 1, *, path: str = "/") -> None:
+        """Answer the next `times` requests whose path starts with `path` (every path by
+        default) with `status` (429 or 5xx), before they run."""
         if status < 400 or times < 1:
             raise ValueError("fail_next needs an error status (>= 400) and times >= 1")
         with self._lock:
-            self._failures.extend([status] * times)
+            self._failures.extend([(status, path)] * times)
 
     def add_payment_intent(
         self, amount: int, currency: str = "jpy", id: str | None = None
@@ -443,9 +444,11 @@ class FakeStripe:
         replayed = injected = False
         with self._lock:
             try:
-                if self._failures:
+                failure = next((f for f in self._failures if path.startswith(f[1])), None)
+                if failure is not None:
+                    self._failures.remove(failure)
                     injected = True
-                    raise self._injected(self._failures.pop(0), extra)
+                    raise self._injected(failure[0], extra)
                 self._authenticate(headers)
                 pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
                 pairs += urllib.parse.parse_qsl(body, keep_blank_values=True)
