@@ -822,9 +822,7 @@ class FakeStripe:
 
 def _missing(kind: str, object_id: str, param: str = "id") -> StripeError:
     """Stripe's 404 for an id it does not know."""
-    return StripeError(
-        404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
-    )
+    return StripeError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -152,7 +152,9 @@ class LocalAws:
         if not folder.is_dir():
             return
         buckets = self.deployed.resources_of("AWS::S3::Bucket")
-        (bucket,) = [b for logical, b in buckets.items() if logical.startswith("FulfilmentDownloads")]
+        (bucket,) = [
+            b for logical, b in buckets.items() if logical.startswith("FulfilmentDownloads")
+        ]
         for path in sorted(folder.iterdir()):
             if path.is_file():
                 self.client("s3").put_object(

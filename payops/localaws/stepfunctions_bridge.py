@@ -327,15 +327,14 @@ def _install_task_factory() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_factory,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
         StateTaskServiceAwsSdk,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
         StateTaskServiceSfn,
-    )
-
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-        ResourceCondition,
     )
 
     class BridgedStateTaskServiceSfn(_ShapeNormalisation, StateTaskServiceSfn):

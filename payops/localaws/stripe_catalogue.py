@@ -3,10 +3,12 @@
 Loaded from a directory of JSON files as the Stripe CLI prints them (`payops replay --stripe-data
 DIR`):
 
-    stripe products list --limit 100                                  > DIR/products.json
-    stripe prices list --limit 100                                    > DIR/prices.json
-    stripe payment_links list --limit 100 --expand data.line_items    > DIR/payment_links.json
-    stripe checkout sessions list --limit 100 --expand data.line_items > DIR/sessions.json  # optional
+    stripe products list --limit 100                                   > DIR/products.json
+    stripe prices list --limit 100                                     > DIR/prices.json
+    stripe payment_links list --limit 100 --expand data.line_items     > DIR/payment_links.json
+    stripe checkout sessions list --limit 100 --expand data.line_items > DIR/sessions.json
+
+(the last one is optional: sessions are also learnt from the replayed events).
 
 Each file is a list object (`{"object": "list", "data": [...], "has_more": ...}`); the kind of each
 entry comes from its `object` field, so file names do not matter. A `downloads/` folder beside them

@@ -117,8 +117,15 @@ def test_sessions_listed_with_their_line_items_are_served(tmp_path: Path) -> Non
     session = {**link_session(), "id": "cs_test_listed", "payment_link": None}
     session["line_items"] = {
         "object": "list",
-        "data": [{"id": "li_own", "object": "item", "description": "Own", "quantity": 2,
-                  "price": "price_1PsPtnEbook4980JpyAbCd"}],  # fmt: skip
+        "data": [
+            {
+                "id": "li_own",
+                "object": "item",
+                "description": "Own",
+                "quantity": 2,
+                "price": "price_1PsPtnEbook4980JpyAbCd",
+            }
+        ],  # fmt: skip
         "has_more": False,
     }
     (tmp_path / "sessions.json").write_text(

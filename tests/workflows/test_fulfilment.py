@@ -20,7 +20,6 @@ from conftest import Synthesized
 from fulfilment_local import (
     CARD_PAID,
     DASHBOARD,
-    DOWNLOAD_URL,
     FREE,
     FUNCTION_DIR,
     KONBINI_PAID_LATER,
