@@ -55,7 +55,7 @@ destroy: setup
 
 # The main job: the real stack in the local AWS (moto + bridges), the example events through it.
 demo: setup
-	$(PY) -m payops replay examples/events/
+	$(PY) -m payops replay --stripe-data examples/stripe-data examples/events/
 
 clean:
 	rm -rf cdk.out build .pytest_cache

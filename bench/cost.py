@@ -1,5 +1,7 @@
 """AWS cost per one million paid orders, from what one paid order actually did locally.
 
+    .venv/bin/python -m bench.cost          # the cost table alone (~15 s), without `make bench`
+
 `observe()` (run in a child: `python -m bench.cost observe`) deploys the real template into the
 local AWS, counts the calls the services would bill while one paid order
 (examples/events/01-card-order-paid.json) goes through: events ingested, rule deliveries, states
@@ -20,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PAID_ORDER = ROOT / "examples" / "events" / "01-card-order-paid.json"
+# The workshop's order: a Payment Link (metadata {}), two line items, fetched from Stripe.
+PAID_ORDER = ROOT / "examples" / "events" / "10-payment-link-order-paid.json"
+STRIPE_DATA = ROOT / "examples" / "stripe-data"
 ORDERS = 1_000_000
 CHECKED = "2026-11-24"
 
@@ -47,7 +51,12 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "transfer_out_gb": (0.09, "per GB out to the internet", "aws.amazon.com/ec2/pricing/on-demand"),
 }
 # Durations are not observable locally (moto is not AWS): stated assumptions, shown in the table.
-EXPRESS_BILLED_S = 0.2  # one short Express run, rounded up to 100 ms
+# An Express run is billed by its duration (rounded up to 100 ms) at 64 MB: estimated from what it
+# did, a fixed start plus each service call it waited for.
+EXPRESS_BASE_S = 0.1
+EXPRESS_AWS_TASK_S = 0.03  # a DynamoDB / SNS / SES / S3 / Lambda call from a Task state
+EXPRESS_HTTP_TASK_S = 0.4  # a Stripe API call through the HTTP Task (conservative)
+EXPRESS_BILLED_S = 0.2  # kept for the sample design's notes: the shortest run billed
 OUR_LAMBDA_BILLED_S = 0.01  # the fulfilment clock function returns the time: ~10 ms
 SAMPLE_LAMBDA_MB = 128
 SAMPLE_LAMBDA_BILLED_S = 0.1  # a Python step calling one AWS API, warm, typical of samples
@@ -117,9 +126,12 @@ def _install_counters(counts: _Counts) -> None:
 
 
 def _state_types(asl: dict[str, Any]) -> dict[str, str]:
+    """State name -> "Task", "HttpTask", "Pass", ... (HTTP Tasks apart: they wait for Stripe)."""
     types: dict[str, str] = {}
     for name, state in asl["States"].items():
         types[name] = state["Type"]
+        if state.get("Resource") == "arn:aws:states:::http:invoke":
+            types[name] = "HttpTask"
         for inner in [
             state.get("ItemProcessor") or state.get("Iterator"),
             *state.get("Branches", []),
@@ -143,7 +155,7 @@ def observe(event_file: Path = PAID_ORDER) -> dict[str, Any]:
     from payops.localaws.runtime import ACCOUNT, REGION, LocalAws
 
     counts = _Counts()
-    with LocalAws({"ingress": "partner"}) as local:
+    with LocalAws({"ingress": "partner"}, stripe_data=STRIPE_DATA) as local:
         _install_counters(counts)
         template = local.deployed.template
         machine_types = {}
@@ -185,7 +197,10 @@ def observe(event_file: Path = PAID_ORDER) -> dict[str, Any]:
                 "type": machine_types.get(name, "STANDARD"),
                 "status": execution["status"],
                 "states_entered": len(execution["states"]),
-                "task_states_entered": sum(types.get(s) == "Task" for s in execution["states"]),
+                "task_states_entered": sum(
+                    types.get(s) in ("Task", "HttpTask") for s in execution["states"]
+                ),
+                "http_tasks_entered": sum(types.get(s) == "HttpTask" for s in execution["states"]),
             }
         )
     detail_bytes = len(json.dumps(event.envelope).encode())
@@ -219,6 +234,14 @@ def _price(key: str) -> float:
     return PRICES[key][0]
 
 
+def express_billed_s(execution: dict[str, Any]) -> float:
+    """Estimated billed duration of one Express run, rounded up to 100 ms."""
+    http = execution.get("http_tasks_entered", 0)
+    aws = execution["task_states_entered"] - http
+    seconds = EXPRESS_BASE_S + EXPRESS_AWS_TASK_S * aws + EXPRESS_HTTP_TASK_S * http
+    return max(EXPRESS_BILLED_S, math.ceil(round(seconds * 10, 6)) / 10)
+
+
 def model(seen: dict[str, Any]) -> dict[str, Any]:
     """Rows of (item, this app: units and $, sample design: units and $) per 1M paid orders."""
     executions = seen["executions"]
@@ -239,7 +262,8 @@ def model(seen: dict[str, Any]) -> dict[str, Any]:
         if config["architecture"] != "arm64":
             our_lambda_key = "lambda_gb_s_x86"
     lambda_requests = sum(seen["lambda_invokes"].values())
-    express_gb_s = express_runs * (64 / 1024) * EXPRESS_BILLED_S
+    express_seconds = [express_billed_s(e) for e in executions if e["type"] == "EXPRESS"]
+    express_gb_s = (64 / 1024) * sum(express_seconds)
     sample_lambda_gb_s = task_states * SAMPLE_LAMBDA_MB / 1024 * SAMPLE_LAMBDA_BILLED_S
     archive_gb = seen["event_bytes"] / 1e9 if seen["archive"] else 0.0
 
@@ -269,7 +293,10 @@ def model(seen: dict[str, Any]) -> dict[str, Any]:
             "sfn_express_gb_s",
             express_gb_s,
             0,
-            f"GB-s: 64 MB x {EXPRESS_BILLED_S} s assumed per run",
+            "GB-s: 64 MB x estimated run time ("
+            + ", ".join(f"{s:.1f} s" for s in express_seconds)
+            + f"): {EXPRESS_BASE_S} s + {EXPRESS_AWS_TASK_S} s per AWS Task + "
+            f"{EXPRESS_HTTP_TASK_S} s per Stripe call",
         ),
         row("DynamoDB writes", "ddb_write", writes, writes, "WRU"),
         row("DynamoDB reads", "ddb_read", seen["ddb_reads"], seen["ddb_reads"], "RRU"),
@@ -307,6 +334,9 @@ def model(seen: dict[str, Any]) -> dict[str, Any]:
         "separate": separate,
         "checked": CHECKED,
         "assumptions": {
+            "express_base_s": EXPRESS_BASE_S,
+            "express_aws_task_s": EXPRESS_AWS_TASK_S,
+            "express_http_task_s": EXPRESS_HTTP_TASK_S,
             "express_billed_s": EXPRESS_BILLED_S,
             "our_lambda_billed_s": OUR_LAMBDA_BILLED_S,
             "sample_lambda_mb": SAMPLE_LAMBDA_MB,
@@ -328,9 +358,15 @@ def measure() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["observe"]:
-        sys.exit("usage: python -m bench.cost observe")
-    import logging
+    if sys.argv[1:] == ["observe"]:
+        import logging
 
-    logging.disable(logging.CRITICAL)
-    print(json.dumps(observe()))
+        logging.disable(logging.CRITICAL)
+        print(json.dumps(observe()))
+    elif not sys.argv[1:]:
+        result = measure()
+        for r in result["rows"]:
+            print(f"{r['item']:<40} {r['ours_per_order']:>10.4g} ${r['ours_usd']:>9.2f}")
+        print(f"{'total per 1,000,000 paid orders':<40} {'':>10} ${result['total_ours_usd']:>9.2f}")
+    else:
+        sys.exit("usage: python -m bench.cost [observe]")

@@ -42,7 +42,8 @@ def child(n_events: int, seed: int = 7) -> dict[str, Any]:
     logging.disable(logging.CRITICAL)
     history = generate(n_events, seed)
     started = time.perf_counter()
-    with LocalAws({"ingress": "partner"}) as local:
+    # The shop's files, as `make demo` has them: fulfilment delivers only products with a file.
+    with LocalAws({"ingress": "partner"}, stripe_data=ROOT / "examples" / "stripe-data") as local:
         ready = time.perf_counter()
         traces, per_type = [], defaultdict(list)
         replay_started = time.perf_counter()

@@ -205,7 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--from-results", action="store_true", help="only re-render the table from --out"
     )
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="re-measure only the cost per paid order (~30 s) into --out, then re-render",
+    )
     args = parser.parse_args(argv)
+    if args.cost_only:
+        results = json.loads(args.out.read_text())
+        results["cost"] = cost.measure()
+        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        _write(results, args)
+        return 0
     if args.from_results:
         _write(json.loads(args.out.read_text()), args)
         return 0

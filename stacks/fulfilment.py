@@ -1,8 +1,15 @@
-"""Order fulfilment: record the order, expiring download grant, email the link."""
+"""Order fulfilment: what a Checkout Session bought, from Stripe, as expiring download links.
+
+Two workflows. `fulfilment` (Express, the fast path every paid order takes): claim the session in
+the Orders table, confirm it with `GET /v1/checkout/sessions/{id}`, read all pages of its line
+items, and email one link per product that has a file; transient faults are retried for seconds.
+`fulfilment-retry` (Standard, only after a fault outlasted those seconds): re-runs the fast path as
+the claim's owner for about 7 hours, then marks the order FAILED and alerts staff once.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -11,26 +18,39 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.bundling import FUNCTIONS_DIR
-from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.nag import acknowledge
 from stacks.shared import Shared
+from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
 from stacks.workflow import Workflow
 
 # Rules whose events start fulfilment; awaiting-payment (unpaid) deliberately is not one.
 FULFILMENT_RULES = ("paid-order", "free-order")
 PRESIGNED_URL_TTL_SECONDS = 300
+# A fast-path run owns its claim this long: more than its TimeoutSeconds (240), so a claim is
+# never taken from a live run, and a run that died is taken over by the next delivery.
+LEASE_SECONDS = 600
+# The slow path's window: its Retry (12 attempts, 1 min doubling to 1 h) ~7 h plus the runs
+# themselves; TimeoutSeconds of fulfilment-retry is 9 h, the claim is kept 10 h.
+RETRY_LEASE_SECONDS = 10 * 3600
+RETRY_ASL = "fulfilment-retry"
+LINE_ITEMS_PAGE_SIZE = 100  # Stripe's maximum `limit`: fewest calls per order
 WORKFLOW_WHY = (
-    "orders are money: exactly-once steps and a 90-day execution history per order for support "
-    "and audits, at about 10 transitions ($0.00025) per order; no step needs Express throughput"
+    "Express: every paid order runs it, in seconds; $1 per million runs instead of $25 per "
+    "million transitions. At-least-once is safe: the Orders row is a claim per Checkout Session"
+)
+RETRY_WHY = (
+    "Standard: hours of waiting between attempts, which Express (5 min) cannot hold; it runs "
+    "only for orders whose fast path met a fault, so its transitions cost nothing per order"
 )
 
 
 class Fulfilment(Construct):
     """Paid and free orders -> Orders row, expiring download grant, SES email with the link.
 
-    Product `metadata.product_id` on the checkout session maps to `products/<product_id>` in the
-    downloads bucket; the emailed link points at a small function URL that checks the grant and
-    redirects to a presigned S3 URL valid for 5 minutes.
+    Each line item's product maps to `products/<product metadata download_key>`, else
+    `products/<product id>`, in the downloads bucket (`metadata.product_id` on the session
+    overrides the line items); the emailed link points at a small function URL that checks the
+    grant and redirects to a presigned S3 URL valid for 5 minutes.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, shared: Shared) -> None:
@@ -120,28 +140,59 @@ class Fulfilment(Construct):
             environment={},
         )
 
+        self.stripe_api = StripeApi.of(
+            self, api_key_secret_name=settings.stripe_api_key_secret_name
+        )
+        stack = Stack.of(self)
+        # By name, not by reference: each workflow starts the other, and references both ways
+        # would be a dependency cycle.
+        retry_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=f"{stack.stack_name}-{RETRY_ASL}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.workflow = Workflow(
             self,
             "Workflow",
             asl="fulfilment",
-            kind="STANDARD",
+            kind="EXPRESS",
             why=WORKFLOW_WHY,
             substitutions={
-                "ClaimsTable": shared.idempotency.table.table_name,
-                "ClaimTtlSeconds": str(CLAIM_TTL_SECONDS),
                 "OrdersTable": self.orders.table_name,
                 "GrantsTable": self.grants.table_name,
+                "DownloadsBucket": self.downloads.bucket_name,
                 "ClockFunctionArn": self.clock_function.function_arn,
+                "LeaseSeconds": str(LEASE_SECONDS),
+                "RetryLeaseSeconds": str(RETRY_LEASE_SECONDS),
                 "LinkTtlSeconds": str(settings.download_link_ttl_hours * 3600),
                 "LinkTtlHours": str(settings.download_link_ttl_hours),
                 "SenderEmail": settings.sender_email,
                 "DownloadUrl": self.download_url.url,
                 "AlertTopicArn": shared.alerts.topic_arn,
                 "StripeDashboardUrl": settings.stripe_dashboard_url,
+                "StripeConnectionArn": self.stripe_api.connection_arn,
+                "StripeApiVersion": STRIPE_API_VERSION,
+                "RetryWorkflowArn": retry_arn,
+                "LineItemsPageSize": str(LINE_ITEMS_PAGE_SIZE),
             },
         )
         self.state_machine = self.workflow.state_machine
-        self._grant_workflow(self.workflow.role)
+        self.retry = Workflow(
+            self,
+            "Retry",
+            asl=RETRY_ASL,
+            kind="STANDARD",
+            why=RETRY_WHY,
+            substitutions={
+                "FulfilmentWorkflowArn": self.state_machine.state_machine_arn,
+                "OrdersTable": self.orders.table_name,
+                "AlertTopicArn": shared.alerts.topic_arn,
+                "StripeDashboardUrl": settings.stripe_dashboard_url,
+            },
+        )
+        self._grant_workflow(self.workflow.role, retry_arn)
+        self._grant_retry(self.retry)
         for rule in FULFILMENT_RULES:
             shared.catalogue.add_target(rule, shared.targets.state_machine(self.state_machine))
 
@@ -178,9 +229,8 @@ class Fulfilment(Construct):
             environment=environment,
         )
 
-    def _grant_workflow(self, role: iam.IRole) -> None:
-        self.shared.idempotency.grant_claims(role)
-        self.orders.grant(role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+    def _grant_workflow(self, role: iam.IRole, retry_arn: str) -> None:
+        self.orders.grant(role, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
         self.grants.grant(role, "dynamodb:PutItem")
         # The unqualified ARN only (the ASL calls it so), not grant_invoke's "<arn>:*".
         role.add_to_principal_policy(
@@ -188,5 +238,69 @@ class Fulfilment(Construct):
                 actions=["lambda:InvokeFunction"], resources=[self.clock_function.function_arn]
             )
         )
+        # Is there a file for a product? Listing under products/ only.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.downloads.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["products/*"]}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[retry_arn])
+        )
+        self.stripe_api.grant_invoke(self, self.state_machine, methods=["GET"])
         self.workflow.grant_send_email(self.shared.settings.sender_email)
         self.workflow.grant_alerts(self.shared.alerts)  # type: ignore[arg-type]
+
+    def _grant_retry(self, retry: Workflow) -> None:
+        """startExecution.sync:2 of the Express fast path, as the Step Functions guide lists it:
+        start it, read and stop its executions, and the managed rule that reports completion."""
+        stack = Stack.of(self)
+        fast_name = f"{stack.stack_name}-fulfilment"
+        role = retry.role
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource=kind,
+                        resource_name=f"{fast_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for kind in ("execution", "express")
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule",
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            retry,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+            f"execution:{fast_name}:*]",
+            "Executions of the fast-path workflow only: their names are generated per run.",
+        )
+        acknowledge(
+            retry,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+            f"express:{fast_name}:*]",
+            "Express executions of the fast-path workflow only: their names are generated.",
+        )
+        self.orders.grant(role, "dynamodb:UpdateItem")
+        retry.grant_alerts(self.shared.alerts)  # type: ignore[arg-type]

@@ -32,12 +32,14 @@ def test_catalogue_has_the_documented_rules() -> None:
     ]  # fmt: skip
 
 
-def test_paid_order_is_exactly_the_documented_pattern() -> None:
+def test_paid_order_is_the_documented_pattern_narrowed_to_payment_mode() -> None:
+    # The workshop's pattern, plus mode: payment (issue 10): a subscription sign-up through
+    # Checkout is paid too, but it is not an order.
     rule = load_rule(RULES_DIR / "paid-order.json", PARTNER)
     assert rule.pattern == {
         "source": [{"prefix": "aws.partner/stripe.com"}],
         "detail-type": ["checkout.session.completed", "checkout.session.async_payment_succeeded"],
-        "detail": {"data": {"object": {"payment_status": ["paid"]}}},
+        "detail": {"data": {"object": {"mode": ["payment"], "payment_status": ["paid"]}}},
     }
 
 
@@ -45,7 +47,8 @@ def test_large_order_is_the_documented_pattern_with_the_threshold_setting() -> N
     documented = {
         "source": [{"prefix": "aws.partner/stripe.com"}],
         "detail-type": ["checkout.session.completed"],
-        "detail": {"data": {"object": {"amount_total": [{"numeric": [">=", 30000]}],
+        "detail": {"data": {"object": {"mode": ["payment"],
+                                       "amount_total": [{"numeric": [">=", 30000]}],
                                        "currency": ["jpy"]}}},
     }  # fmt: skip
     assert load_rule(RULES_DIR / "large-order.json", PARTNER).pattern == documented

@@ -88,7 +88,7 @@ def _progress(done: int, total: int, started: float) -> None:
 def cmd_local(args: argparse.Namespace, context: dict[str, str]) -> int:
     from payops.localaws import bridges
 
-    with LocalAws(context) as local:
+    with LocalAws(context, stripe_data=args.stripe_data) as local:
         counts = Counter(r["Type"] for r in local.deployed.template["Resources"].values())
         print(
             f"deployed {local.deployed.stack_name} ({local.settings.ingress} ingress) into the "
@@ -104,7 +104,7 @@ def cmd_local(args: argparse.Namespace, context: dict[str, str]) -> int:
 def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
     from payops.envelope import EventFileError, load_events
 
-    with LocalAws(context) as local:
+    with LocalAws(context, stripe_data=args.stripe_data) as local:
         events, failed = [], False
         for name in args.paths:
             try:
@@ -147,12 +147,37 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
     return 1 if failed else 0
 
 
+def _stripe_data_dir(value: str) -> Path:
+    """--stripe-data: checked at once, so a typo fails before the minute-long deploy."""
+    from payops.localaws.stripe_catalogue import Catalogue, StripeDataError
+
+    path = Path(value)
+    try:
+        Catalogue().load_dir(path)
+    except StripeDataError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return path
+
+
+def _add_stripe_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stripe-data",
+        metavar="DIR",
+        type=_stripe_data_dir,
+        help="what the fake Stripe API knows: JSON list files as the Stripe CLI prints them "
+        "(stripe products list, prices list, payment_links list --expand data.line_items, "
+        "checkout sessions list --expand data.line_items); DIR/downloads/* are uploaded to the "
+        "downloads bucket as products/<name>",
+    )
+
+
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     local = sub.add_parser(
         "local",
         parents=[common],
         help="deploy the stack into the local AWS and assert its resources",
     )
+    _add_stripe_data(local)
     local.set_defaults(local_func=cmd_local)
     replay = sub.add_parser(
         "replay", parents=[common], help="send Stripe events through the stack in the local AWS"
@@ -169,4 +194,5 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 0 even when an execution failed or an event was dead-lettered",
     )
+    _add_stripe_data(replay)
     replay.set_defaults(local_func=cmd_replay)

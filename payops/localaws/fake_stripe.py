@@ -4,6 +4,12 @@ Serves the few endpoints our workflows call, on 127.0.0.1 in a daemon thread:
 
     POST   /v1/coupons              POST /v1/promotion_codes      POST /v1/refunds
     GET    /v1/subscriptions/{id}   DELETE /v1/subscriptions/{id}
+    GET    /v1/checkout/sessions/{id}   GET /v1/checkout/sessions/{id}/line_items
+
+Checkout Sessions and their line items come from a `Catalogue` (stripe_catalogue.py): the
+`--stripe-data` files as the Stripe CLI prints them, plus the sessions replayed events carry. A
+session or line items nobody described get Stripe's answer for an unknown id: 404
+`resource_missing`.
 
 Like Stripe it takes application/x-www-form-urlencoded bodies with nested keys
 (metadata[order_id]=x, promotion[coupon]=co_x, expand[]=y), requires
@@ -32,7 +38,10 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from payops.localaws.stripe_catalogue import Catalogue
 
 API_VERSION = "2026-10-28.endive"  # what stripe 16.1.0 sends
 _BASE62 = string.ascii_letters + string.digits
@@ -222,6 +231,7 @@ class FakeStripe:
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._data_dirs: list[Path] = []
         self.reset()
 
     # -- lifecycle
@@ -272,7 +282,7 @@ class FakeStripe:
         """Forget every object, call, idempotency record and pending injected failure."""
         with self._lock:
             self._calls: list[StripeCall] = []
-            self._failures: list[int] = []
+            self._failures: list[tuple[int, str]] = []
             self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
             self.promotion_codes: dict[str, dict[str, Any]] = {}
@@ -284,18 +294,30 @@ class FakeStripe:
             self.payment_intents: dict[str, dict[str, Any]] = {}
             self.invoices: dict[str, dict[str, Any]] = {}
             self._charges: dict[str, dict[str, Any]] = {}
+            self.catalogue = Catalogue()
+            for directory in self._data_dirs:
+                self.catalogue.load_dir(directory)
+
+    def load_stripe_data(self, directory: Path) -> int:
+        """Products, prices, Payment Links (and sessions) from Stripe CLI list output; kept
+        across reset(). Raises StripeDataError naming the file and entry that is wrong."""
+        with self._lock:
+            count = self.catalogue.load_dir(directory)
+            self._data_dirs.append(directory)
+            return count
 
     @property
     def calls(self) -> list[StripeCall]:
         with self._lock:
             return list(self._calls)
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        """Answer the next `times` requests with `status` (429 or 5xx), before they run."""
+    def fail_next(self, status: int, times: int = 1, *, path: str = "/") -> None:
+        """Answer the next `times` requests whose path starts with `path` (every path by
+        default) with `status` (429 or 5xx), before they run."""
         if status < 400 or times < 1:
             raise ValueError("fail_next needs an error status (>= 400) and times >= 1")
         with self._lock:
-            self._failures.extend([status] * times)
+            self._failures.extend([(status, path)] * times)
 
     def add_payment_intent(
         self, amount: int, currency: str = "jpy", id: str | None = None
@@ -366,7 +388,9 @@ class FakeStripe:
         if not isinstance(obj_id, str):
             return
         with self._lock:
-            if kind == "subscription":
+            if kind == "checkout.session":
+                self.catalogue.learn_session(obj)
+            elif kind == "subscription":
                 created = stripe_event.get("created")
                 # Same second: the lifecycle decides (created < updated < deleted).
                 kind_rank = {"created": 0, "deleted": 2}.get(
@@ -434,9 +458,11 @@ class FakeStripe:
         replayed = injected = False
         with self._lock:
             try:
-                if self._failures:
+                failure = next((f for f in self._failures if path.startswith(f[1])), None)
+                if failure is not None:
+                    self._failures.remove(failure)
                     injected = True
-                    raise self._injected(self._failures.pop(0), extra)
+                    raise self._injected(failure[0], extra)
                 self._authenticate(headers)
                 pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
                 pairs += urllib.parse.parse_qsl(body, keep_blank_values=True)
@@ -531,6 +557,16 @@ class FakeStripe:
             )
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict]:
+        match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)(/line_items)?", path)
+        if match and method == "GET":
+            if match.group(2):
+                return 200, self._line_items(match.group(1), params)
+            params.pop("expand", None)
+            _allow(params, set())
+            session = self.catalogue.session(match.group(1))
+            if session is None:
+                raise _missing("checkout.session", match.group(1))
+            return 200, session
         params.pop("expand", None)  # accepted, not applied
         if path == "/v1/coupons" and method == "POST":
             return 200, self._create_coupon(params)
@@ -589,6 +625,31 @@ class FakeStripe:
         return None
 
     # -- endpoints
+    def _line_items(self, session_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A Stripe list, paginated as the API does it (limit 1..100, default 10)."""
+        expand = params.pop("expand", None) or []
+        _allow(params, {"limit", "starting_after", "ending_before"})
+        limit = _int(params, "limit", minimum=1)
+        limit = 10 if limit is None else limit
+        if limit > 100:
+            raise StripeError(400, "Invalid limit: must be at most 100", param="limit")
+        items = self.catalogue.line_items(session_id)
+        if items is None:
+            raise _missing("checkout.session", session_id)
+        ids = [item.get("id") for item in items]
+        start = 0
+        if params.get("starting_after"):
+            if params["starting_after"] not in ids:
+                raise _missing("line_item", params["starting_after"], "starting_after")
+            start = ids.index(params["starting_after"]) + 1
+        page = items[start : start + limit]
+        return {
+            "object": "list",
+            "data": [self.catalogue.expand(item, list(expand)) for item in page],
+            "has_more": start + limit < len(items),
+            "url": f"/v1/checkout/sessions/{session_id}/line_items",
+        }
+
     def _create_coupon(self, params: dict[str, Any]) -> dict[str, Any]:
         _allow(params, _COUPON_PARAMS)
         percent_off = params.get("percent_off")
@@ -803,6 +864,11 @@ class FakeStripe:
             },
         )
         return dict(subscription)
+
+
+def _missing(kind: str, object_id: str, param: str = "id") -> StripeError:
+    """Stripe's 404 for an id it does not know."""
+    return StripeError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -83,8 +84,15 @@ def _friendly_names(physical_ids: dict[str, str]) -> dict[str, str]:
 
 
 class LocalAws:
-    def __init__(self, context: dict[str, Any] | None = None, *, outdir: str | None = None):
+    def __init__(
+        self,
+        context: dict[str, Any] | None = None,
+        *,
+        outdir: str | None = None,
+        stripe_data: Path | None = None,
+    ):
         self.context = dict(context or {})
+        self.stripe_data = stripe_data
         self.settings = Settings.load(self.context)
         self.outdir = outdir
         self.deploy_seconds = 0.0
@@ -127,6 +135,8 @@ class LocalAws:
         install_bridges()
         RECORDER.reset()
         self.fake_stripe = FakeStripe().start()
+        if self.stripe_data is not None:
+            self.fake_stripe.load_stripe_data(self.stripe_data)
         set_http_routes({"https://api.stripe.com": self.fake_stripe.url})
         self._prerequisites()
         assembly_dir = self._synth()
@@ -141,7 +151,24 @@ class LocalAws:
         self.names = _friendly_names(self.deployed.physical_ids)
         if self.settings.ingress == "webhook":
             self._set_signing_secret()
+        if self.stripe_data is not None:
+            self._upload_downloads(self.stripe_data / "downloads")
         return self
+
+    def _upload_downloads(self, folder: Path) -> None:
+        """The shop's files (`--stripe-data DIR/downloads/<name>`) as `products/<name>` in the
+        downloads bucket, as the deployment guide uploads them with `aws s3 cp`."""
+        if not folder.is_dir():
+            return
+        buckets = self.deployed.resources_of("AWS::S3::Bucket")
+        (bucket,) = [
+            b for logical, b in buckets.items() if logical.startswith("FulfilmentDownloads")
+        ]
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                self.client("s3").put_object(
+                    Bucket=bucket, Key=f"products/{path.name}", Body=path.read_bytes()
+                )
 
     def stop(self) -> None:
         if self.fake_stripe is not None:

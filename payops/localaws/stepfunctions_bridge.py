@@ -22,6 +22,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +43,10 @@ BRIDGES: dict[str, str] = {
     "(States.TaskFailed, States.Timeout...) crashes with ValueError, becoming States.Runtime; "
     "so does a Fail state with a States.* Error.",
     "sfn.start_execution": "states:startExecution(.sync/.sync:2) fails with KeyError "
-    "'StateMachineArn' (parameter names not normalised); its datetime output is unserialisable.",
+    "'StateMachineArn' (parameter names not normalised); its datetime output is unserialisable; "
+    "without a Name every child is named 'None', so a second start fails ExecutionAlreadyExists "
+    "(AWS generates a UUID); a Retry of a .sync task reuses the interrupted callback endpoint "
+    "of the first attempt and times out at once (States.Timeout).",
     "sfn.aws_sdk_responses": "aws-sdk responses holding timestamps (secretsmanager:getSecretValue, "
     "cloudformation:describeStacks) crash describe_execution (not JSON serialisable); "
     "s3:getObject's Body stays a stream object instead of text.",
@@ -323,6 +327,9 @@ def _install_task_factory() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_factory,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
         StateTaskServiceAwsSdk,
     )
@@ -331,7 +338,36 @@ def _install_task_factory() -> None:
     )
 
     class BridgedStateTaskServiceSfn(_ShapeNormalisation, StateTaskServiceSfn):
-        pass
+        def _normalise_parameters(
+            self,
+            parameters: dict,
+            boto_service_name: str | None = None,
+            service_action_name: str | None = None,
+        ) -> None:
+            super()._normalise_parameters(
+                parameters,
+                boto_service_name=boto_service_name,
+                service_action_name=service_action_name,
+            )
+            action = self._get_boto_service_action(service_action_name)
+            if action == "start_execution" and not parameters.get("name"):
+                parameters["name"] = str(uuid.uuid4())  # as AWS names an unnamed execution
+
+        def _eval_integration_pattern(
+            self,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict,
+            state_credentials: Any,
+        ) -> None:
+            # moto makes the callback endpoint once per state, and interrupts it when an attempt
+            # ends: a Retry of a .sync task then "times out" at once. Each attempt gets its own.
+            if self.resource.condition in (ResourceCondition.Sync, ResourceCondition.Sync2):
+                token = env.states.context_object.update_task_token()
+                env.callback_pool_manager.add(token)
+            super()._eval_integration_pattern(
+                env, resource_runtime_part, normalised_parameters, state_credentials
+            )
 
     class BridgedStateTaskServiceAwsSdk(StateTaskServiceAwsSdk):
         # Keys stay as botocore names them (moto's choice; AWS's casing for aws-sdk outputs is

@@ -25,6 +25,7 @@ from payops.localaws.runtime import ACCOUNT, REGION, EventTrace, LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "events"
+STRIPE_DATA = ROOT / "examples" / "stripe-data"  # the Payment Link, products and their files
 STATEMACHINES = ROOT / "statemachines"
 PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
 CONTEXT = {"ingress": "partner", "stripeEventSourceName": PARTNER_SOURCE}
@@ -199,7 +200,7 @@ def replay(
 
 def module_local() -> Iterator[LocalAws]:
     """Body of each module's `local` fixture: one deployment per module, always stopped."""
-    local = LocalAws(CONTEXT).start()
+    local = LocalAws(CONTEXT, stripe_data=STRIPE_DATA).start()
     try:
         yield local
     finally:

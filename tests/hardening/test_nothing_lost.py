@@ -347,16 +347,48 @@ def test_ses_throttled_briefly_is_retried_then_processed(local: LocalAws, ses: S
     assert len(subjects_to(buyer(order))) == 1
 
 
-def test_ses_throttled_throughout_fails_alarms_and_replays_once(
+def _fast_path_attempts() -> int:
+    return 1 + asl_max_attempts("fulfilment", "EmailDownloadLinks", "States.TaskFailed")
+
+
+def _slow_path_runs() -> int:
+    return 1 + asl_max_attempts("fulfilment-retry", "Deliver", "States.ALL")
+
+
+def test_ses_throttled_past_the_fast_path_is_delivered_once_by_the_slow_path(
+    local: LocalAws, ses: SesThrottle
+) -> None:
+    """Longer than the Express run's seconds of retries: the order is handed to
+    fulfilment-retry (Standard), which delivers it minutes later. No alarm, no staff alert."""
+    order = stripe_event(CARD_ORDER)
+    ses.fail_next(_fast_path_attempts() + 2)
+    trace, _ = send(local, order)
+    assert ses.refused == _fast_path_attempts() + 2
+    # The rule's run, then the slow path's run of the fast path: both succeed.
+    runs = executions_of(local, "fulfilment", order["id"])
+    ends = sorted(states_of(local, r["executionArn"])[-1] for r in runs)
+    assert ends == ["Fulfilled", "HandedToRetry"] and {r["status"] for r in runs} == {"SUCCEEDED"}
+    (slow,) = executions_of(local, "fulfilment-retry", order["id"])
+    assert slow["status"] == "SUCCEEDED"
+    assert states_of(local, slow["executionArn"])[-1] == "Delivered"
+    assert trace.simulated_seconds >= 60  # the slow path waited before its attempt
+    assert len(subjects_to(buyer(order))) == 1
+    assert trace.sns.get("NotificationsPaymentProblems", 0) == 0
+
+
+def test_ses_throttled_for_hours_fails_alarms_and_replays_once(
     local: LocalAws, ses: SesThrottle
 ) -> None:
     since = datetime.now(UTC) - timedelta(seconds=1)
     order = stripe_event(CARD_ORDER)
-    attempts = 1 + asl_max_attempts("fulfilment", "EmailDownloadLink", "States.TaskFailed")
+    attempts = _fast_path_attempts() * (1 + _slow_path_runs())
     ses.fail_next(attempts)
     trace, facts = send(local, order)
     assert ses.refused == attempts
-    assert outcome(local, trace, facts, "fulfilment") == "failed, alarmed"
+    (slow,) = executions_of(local, "fulfilment-retry", order["id"])
+    assert slow["status"] == "FAILED"
+    assert outcome(local, trace, facts, "fulfilment-retry") == "failed, alarmed"
+    assert trace.sns.get("NotificationsPaymentProblems") == 1  # one alert for the order
     assert subjects_to(buyer(order)) == []
 
     # SES recovers; the operator replays the paid-order rule from the archive.
@@ -371,11 +403,12 @@ def test_ses_throttled_throughout_fails_alarms_and_replays_once(
 @pytest.mark.parametrize("status", [503, 429])
 def test_stripe_errors_briefly_are_retried_then_processed(local: LocalAws, status: int) -> None:
     order = stripe_event(LARGE_ORDER)
-    local.fake_stripe.fail_next(status, times=2)
+    local.fake_stripe.fail_next(status, times=2, path="/v1/coupons")
     trace, facts = send(local, order)
     assert outcome(local, trace, facts, "coupon") == "retried then processed"
     assert outcome(local, trace, facts, "fulfilment") == "processed"
-    assert [c["status"] for c in trace.http_calls][:3] == [status, status, 200]
+    coupon_calls = [c["status"] for c in trace.http_calls if c["url"].endswith("/v1/coupons")]
+    assert coupon_calls == [status, status, 200]
     assert len(coupons_for(local, order)) == 1
     assert_one_download_and_one_coupon_email(order)
 
@@ -384,7 +417,7 @@ def test_stripe_rate_limit_throughout_fails_alarms_and_replays_once(local: Local
     since = datetime.now(UTC) - timedelta(seconds=1)
     order = stripe_event(LARGE_ORDER)
     attempts = 1 + asl_max_attempts("coupon", "CreateCoupon", "States.Http.StatusCode.429")
-    local.fake_stripe.fail_next(429, times=attempts)
+    local.fake_stripe.fail_next(429, times=attempts, path="/v1/coupons")
     trace, facts = send(local, order)
     assert outcome(local, trace, facts, "coupon") == "failed, alarmed"
     assert outcome(local, trace, facts, "fulfilment") == "processed"
@@ -466,21 +499,22 @@ def test_replay_of_everything_changes_nothing(local: LocalAws) -> None:
 
 
 def test_replay_after_claims_expired_still_fulfils_once(local: LocalAws) -> None:
-    """Past the 4-day claim TTL (claims deleted here, as DynamoDB TTL would), the order record
-    still stops a second download email."""
+    """Past the 4-day claim TTL (idempotency claims deleted here, as DynamoDB TTL would), the
+    order's own row (the fulfilment claim, which never expires) still stops a second email."""
     since = datetime.now(UTC) - timedelta(seconds=1)
     order = stripe_event(CARD_ORDER)
     send(local, order)
     dynamodb = local.client("dynamodb")
     (table,) = [t for t in dynamodb.list_tables()["TableNames"] if "Idempotency" in t]
-    dynamodb.delete_item(TableName=table, Key={"pk": {"S": f"fulfilment#{order['id']}"}})
+    for item in dynamodb.scan(TableName=table)["Items"]:
+        dynamodb.delete_item(TableName=table, Key={"pk": item["pk"]})
 
     replay(local, "claims-expired", since, rules=["paid-order"])
     assert len(subjects_to(buyer(order))) == 1
     last = executions_of(local, "fulfilment", order["id"])
     assert sorted(states_of(local, e["executionArn"])[-1] for e in last) == [
+        "AlreadyHandled",
         "Fulfilled",
-        "OrderAlreadyFulfilled",
     ]
 
 

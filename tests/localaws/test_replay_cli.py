@@ -14,16 +14,23 @@ EXAMPLES = ROOT / "examples" / "events"
 def test_replay_cli_prints_one_summary_object(capsys: pytest.CaptureFixture[str]) -> None:
     from payops.cli import main
 
-    status = main(["replay", str(EXAMPLES / "01-card-order-paid.json"), "--json"])
+    # The Payment Link order (metadata {}): fulfilled from what --stripe-data says it sold.
+    order = EXAMPLES / "10-payment-link-order-paid.json"
+    data = ROOT / "examples" / "stripe-data"
+    status = main(["replay", "--stripe-data", str(data), str(order), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert status == 0
     assert summary["events"] == 1
     assert summary["executions"]["fulfilment"] == {"SUCCEEDED": 1}
     assert summary["emails"] == [
         {
-            "to": "hanako.sato@example.jp",
-            "subject": "Your download is ready / ダウンロードのご案内: ebook-aws-patterns",
+            "to": "kenji.tanaka@example.jp",
+            "subject": "Your download is ready / ダウンロードのご案内",
         }
+    ]
+    assert [c["url"].split("?")[0].rsplit("/", 1)[-1] for c in summary["http_calls"]] == [
+        "cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4gH7iJ0kL3mN6oP9qR2sT5u",
+        "line_items",
     ]
 
 

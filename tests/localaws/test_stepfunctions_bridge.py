@@ -844,6 +844,40 @@ def test_start_execution_sync(child: str, suffix: str, parsed: bool) -> None:
     assert sfb.simulated_seconds(result.output["ExecutionArn"]) == 3600
 
 
+def test_unnamed_child_executions_get_names_of_their_own(child: str) -> None:
+    """AWS names an execution started without Name with a UUID; two starts are two children."""
+    unnamed = task(START, {"StateMachineArn": child, "Input": {"order_id.$": "$.order_id"}})
+    first, second = run(unnamed, {"order_id": "o-3"}), run(unnamed, {"order_id": "o-4"})
+    assert first.status == second.status == "SUCCEEDED", (first.cause, second.cause)
+    names = [r.output["ExecutionArn"].rsplit(":", 1)[1] for r in (first, second)]
+    assert names[0] != names[1]
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", name) for name in names), names
+
+
+def test_retried_sync_task_runs_every_attempt(aws: None) -> None:
+    """A Retry of startExecution.sync:2 starts the (failing, Express) child once per attempt and
+    fails with the child's TaskFailed each time, not with an instant States.Timeout."""
+    # A child that is still running when the parent first polls it (a few dozen states).
+    steps = {f"P{n}": {"Type": "Pass", "Next": f"P{n + 1}"} for n in range(40)}
+    steps["P40"] = {"Type": "Fail", "Error": "ChildFailed"}
+    failing = {"StartAt": "P0", "States": steps}
+    sfn = client("stepfunctions")
+    express = sfn.create_state_machine(
+        name=f"child-{next(_names)}", definition=json.dumps(failing), roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    retried = task(
+        START + ".sync:2",
+        {"StateMachineArn": express, "Input": {}},
+        Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 60, "MaxAttempts": 3}],
+    )
+    result = run(retried, {})
+    assert result.status == "FAILED" and result.error == "States.TaskFailed"
+    history = sfn.get_execution_history(executionArn=result.arn, maxResults=1000)["events"]
+    assert [e["type"] for e in history].count("TaskFailed") == 4
+    assert not any(e["type"] == "TaskTimedOut" for e in history)
+    assert sfb.simulated_seconds(result.arn) == 60 + 120 + 240  # BackoffRate 2 by default
+
+
 # ------------------------------------------------------------------------------ aws-sdk
 
 SECRET = "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue"

@@ -1,12 +1,9 @@
-"""Order fulfilment: the ASL executed in moto, the download endpoint, and the template.
-
-The workflow runs for real (`execute_state_machine`) with the Step Functions bridges (no real
-sleeping on Retry back-off) and the Lambda bridge (the clock task runs in-process).
+"""Order fulfilment: the fast path executed in moto against the fake Stripe API, the download
+endpoint, and the template. Faults and the slow path: test_fulfilment_faults.py.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 import re
@@ -14,271 +11,189 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from conftest import ROOT, Synthesized, load_fixture
-from harness import Run, client, finish, queued_json, sent_emails, start
+from conftest import Synthesized
+from fulfilment_local import (
+    CARD_PAID,
+    DASHBOARD,
+    FREE,
+    FUNCTION_DIR,
+    KONBINI_PAID_LATER,
+    KONBINI_UNPAID,
+    PAGE_SIZE,
+    PAYMENT_LINK,
+    REGION,
+    SENDER,
+    SUBSCRIPTION,
+    TTL_HOURS,
+    Local,
+    _table,
+    envelope,
+    link_tokens,
+    local_aws,
+    now,
+    session_of,
+)
 from moto import mock_aws
 
-from payops.asl import placeholders, render
-from payops.localaws import lambda_bridge
-from payops.localaws import stepfunctions_bridge as sfb
-from stacks.idempotency import CLAIM_TTL_SECONDS
-
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-SENDER = "orders@shop.example.jp"
-DOWNLOAD_URL = "https://download.example.test/"
-DASHBOARD = "https://dashboard.stripe.com/test"
-TTL_HOURS = 72
-CLOCK = "fulfilment-clock"
-FUNCTION_DIR = ROOT / "functions" / "download_link"
-
-CARD_PAID = "checkout.session.completed.card-paid.json"
-KONBINI_UNPAID = "checkout.session.completed.konbini-unpaid.json"
-KONBINI_PAID_LATER = "checkout.session.async_payment_succeeded.json"
-FREE = "checkout.session.completed.no_payment_required.json"
-UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-# ------------------------------------------------------------------------------ local AWS
-
-
-@dataclass
-class Local:
-    machine_arn: str
-    claims: str
-    orders: str
-    grants: str
-    bucket: str
-    alerts_queue: str
-
-    client = staticmethod(client)
-    finish = staticmethod(finish)
-    emails = staticmethod(sent_emails)
-
-    def start(self, envelope: dict[str, Any]) -> str:
-        return start(self.machine_arn, envelope)
-
-    def run(self, envelope: dict[str, Any]) -> Run:
-        return self.finish(self.start(envelope))
-
-    def alerts(self) -> list[dict[str, Any]]:
-        return queued_json(self.alerts_queue)
-
-    def claim(self, event_id: str) -> dict[str, Any] | None:
-        return self._get(self.claims, {"pk": {"S": f"fulfilment#{event_id}"}})
-
-    def order(self, order_id: str) -> dict[str, Any] | None:
-        return self._get(self.orders, {"orderId": {"S": order_id}})
-
-    def grant_rows(self) -> list[dict[str, Any]]:
-        return self.client("dynamodb").scan(TableName=self.grants)["Items"]
-
-    def verify_sender(self) -> None:
-        self.client("ses").verify_email_identity(EmailAddress=SENDER)
-
-    def _get(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        return self.client("dynamodb").get_item(TableName=table, Key=key).get("Item")
-
-
-def _table(name: str, key: str) -> str:
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+from stacks.fulfilment import LEASE_SECONDS
 
 
 @pytest.fixture
-def bridges() -> Iterator[None]:
-    was = sfb.is_installed(), lambda_bridge.is_installed()
-    sfb.install()
-    lambda_bridge.install()
-    yield
-    lambda_bridge.unregister_code_dirs()
-    if not was[0]:
-        sfb.uninstall()
-    if not was[1]:
-        lambda_bridge.uninstall()
-
-
-@pytest.fixture
-def local(bridges: None) -> Iterator[Local]:
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(
-            RoleName="local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
-        )["Role"]["Arn"]
-        clock = boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName=CLOCK,
-            Runtime="python3.14",
-            Role=role,
-            Handler="handler.clock",
-            Code={"ZipFile": b"registered below"},
-        )["FunctionArn"]
-        lambda_bridge.register_code_dir(CLOCK, str(FUNCTION_DIR))
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        topic = sns.create_topic(Name="payment-problems")["TopicArn"]
-        queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        sns.subscribe(
-            TopicArn=topic,
-            Protocol="sqs",
-            Endpoint=queue_arn["Attributes"]["QueueArn"],
-            Attributes={"RawMessageDelivery": "false"},
-        )
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket="downloads")
-        names = {
-            "ClaimsTable": _table("claims", "pk"),
-            "OrdersTable": _table("orders", "orderId"),
-            "GrantsTable": _table("grants", "token"),
-        }
-        definition = render(
-            "fulfilment",
-            {
-                **names,
-                "ClaimTtlSeconds": str(CLAIM_TTL_SECONDS),
-                "ClockFunctionArn": clock,
-                "LinkTtlSeconds": str(TTL_HOURS * 3600),
-                "LinkTtlHours": str(TTL_HOURS),
-                "SenderEmail": SENDER,
-                "DownloadUrl": DOWNLOAD_URL,
-                "AlertTopicArn": topic,
-                "StripeDashboardUrl": DASHBOARD,
-            },
-        )
-        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name="fulfilment", definition=definition, roleArn=role, type="STANDARD"
-        )["stateMachineArn"]
-        yield Local(machine, "claims", "orders", "grants", "downloads", queue)
-
-
-def envelope(name: str) -> dict[str, Any]:
-    return load_fixture(f"events/{name}")
-
-
-def session_of(event: dict[str, Any]) -> dict[str, Any]:
-    return event["detail"]["data"]["object"]
-
-
-def link_token(email_body: str) -> str:
-    match = re.search(re.escape(DOWNLOAD_URL) + rf"\?token=({UUID_RE})", email_body)
-    assert match, email_body
-    return match.group(1)
+def local() -> Iterator[Local]:
+    yield from local_aws()
 
 
 # ------------------------------------------------------------------------------ workflow
 
-MAIN_PATH = [
-    "ClaimEvent",
-    "CheckOrderDetails",
-    "RecordOrder",
-    "ReadClock",
-    "CreateDownloadGrant",
-    "EmailDownloadLink",
-    "MarkOrderFulfilled",
-    "MarkClaimDone",
-    "Fulfilled",
-]
+CLAIM = ["IsRedrive", "NewOwner", "ReadClock", "ClaimOrder"]
+CONFIRM = ["GetSession", "CheckSession", "CheckEmail", "StartDeliveries", "HasProductOverride"]
+ONE_ITEM = ["StartPage", "NextItem", "PickItem", "WhatToDeliver"]
+DELIVER = ["FindFile", "FileListed", "FileIsTheKey", "NewToken", "CreateDownloadGrant", "AddLink",
+           "Advance", "NextItem"]  # fmt: skip
+FINISH = ["MorePages", "AnythingToDeliver", "EmailDownloadLinks", "MarkOrderFulfilled", "Fulfilled"]
+OVERRIDE_PATH = [*CLAIM, *CONFIRM, "OverrideItem", "OverridePage", *ONE_ITEM, "KeyFromMetadata",
+                 *DELIVER, *FINISH]  # fmt: skip
 
 
-def test_paid_order_is_recorded_granted_and_emailed_once(local: Local) -> None:
+def test_order_with_product_override_is_confirmed_recorded_granted_and_emailed(
+    local: Local,
+) -> None:
     local.verify_sender()
     event = envelope(CARD_PAID)
     session = session_of(event)
-    before = int(time.time())
+    before = now()
 
     run = local.run(event)
 
     assert run.status == "SUCCEEDED", run.history[-1]
-    assert run.states() == MAIN_PATH
+    assert run.states() == OVERRIDE_PATH
+    # Stripe's guide: the session is confirmed with the API; the override needs no line items.
+    assert [c.path for c in local.stripe.calls] == [f"/v1/checkout/sessions/{session['id']}"]
+    assert local.stripe.calls[0].headers["authorization"].startswith("Bearer sk_test_")
     order = local.order(session["id"])
     assert order is not None
     assert order["status"] == {"S": "FULFILLED"}
-    assert order["amountTotal"] == {"N": str(session["amount_total"])}
-    assert order["currency"] == {"S": "jpy"}
-    assert order["customerEmail"] == {"S": session["customer_details"]["email"]}
-    assert order["productId"] == {"S": session["metadata"]["product_id"]}
     assert order["eventId"] == {"S": event["detail"]["id"]}
-    assert order["created"] == {"N": str(session["created"])}
+    assert order["downloads"] == {"N": "1"}
+    assert "leaseUntil" not in order
 
     (grant,) = local.grant_rows()
     assert grant["orderId"] == {"S": session["id"]}
     assert grant["objectKey"] == {"S": f"products/{session['metadata']['product_id']}"}
     expires = int(grant["expiresAt"]["N"])
-    assert before + TTL_HOURS * 3600 <= expires <= int(time.time()) + TTL_HOURS * 3600
-    assert order["grantToken"] == grant["token"]
+    assert before + TTL_HOURS * 3600 <= expires <= now() + TTL_HOURS * 3600
 
     (email,) = local.emails()
     assert email.source == SENDER
     assert email.destinations["ToAddresses"] == [session["customer_details"]["email"]]
-    assert session["metadata"]["product_id"] in email.subject
-    assert link_token(email.body) == grant["token"]["S"]
+    assert email.subject.startswith("Your download is ready")
+    assert link_tokens(email.body) == [grant["token"]["S"]]
     assert f"valid for {TTL_HOURS} hours" in email.body
-
-    claim = local.claim(event["detail"]["id"])
-    assert claim is not None and claim["status"] == {"S": "DONE"}
-    assert int(claim["expiresAt"]["N"]) == event["detail"]["created"] + CLAIM_TTL_SECONDS
+    assert session["id"] in email.body
     assert local.alerts() == []
 
 
-def test_duplicate_delivery_sends_one_email(local: Local) -> None:
+def test_payment_link_order_without_metadata_delivers_each_line_item_in_one_email(
+    local: Local,
+) -> None:
+    """The workshop's flow: a Payment Link (metadata {}); its line items say what was bought.
+    The e-book's product names its file (metadata download_key); the bonus video has no
+    metadata, so its product id is the file name."""
     local.verify_sender()
-    event = envelope(CARD_PAID)
+    event = envelope(PAYMENT_LINK)
+    session = session_of(event)
+    assert session["metadata"] == {} and session["payment_link"]
 
-    first, second = local.run(event), local.run(copy.deepcopy(event))
+    run = local.run(event)
 
-    assert first.status == second.status == "SUCCEEDED"
-    assert second.states() == ["ClaimEvent", "AlreadyHandled"]
+    assert run.status == "SUCCEEDED", run.history[-1]
+    assert run.states()[-1] == "Fulfilled"
+    assert "KeyFromMetadata" in run.states() and "KeyFromProduct" in run.states()
+    (listing,) = local.calls("/line_items")
+    assert listing.params["limit"] == str(PAGE_SIZE)
+    assert listing.params["expand"] == ["data.price.product"]
+    keys = sorted(g["objectKey"]["S"] for g in local.grant_rows())
+    assert keys == ["products/ebook-aws-patterns", "products/prod_QsWrkBonusVid1"]
+    (email,) = local.emails()
+    tokens = link_tokens(email.body)
+    assert sorted(tokens) == sorted(g["token"]["S"] for g in local.grant_rows())
+    assert "AWS Patterns (e-book)" in email.body
+    assert "Workshop recording: Stripe x EventBridge" in email.body
+    assert local.order(session["id"])["downloads"] == {"N": "2"}  # type: ignore[index]
+
+
+def test_payment_link_order_delivered_many_times_is_fulfilled_once(local: Local) -> None:
+    """Redeliveries (same event id) and other events of the session (new ids), at once and
+    one after another: one email, one set of grants."""
+    local.verify_sender()
+    first = envelope(PAYMENT_LINK)
+    duplicates = []
+    for n in range(24):
+        event = envelope(PAYMENT_LINK)
+        if n % 3 == 0:  # the same session under another event (e.g. async_payment_succeeded)
+            event["detail"]["id"] = f"evt_1PmSbVcR2pT4kLmNother{n:03d}"
+        duplicates.append(event)
+
+    arns = [local.start(first)] + [local.start(event) for event in duplicates[:12]]
+    runs = [local.finish(arn) for arn in arns]
+    runs += [local.run(event) for event in duplicates[12:]]
+
+    assert [r.status for r in runs] == ["SUCCEEDED"] * 25
+    assert sum(r.states()[-1] == "Fulfilled" for r in runs) == 1
+    assert sum(r.states()[-1] == "AlreadyHandled" for r in runs) == 24
     assert len(local.emails()) == 1
-    assert len(local.grant_rows()) == 1
+    assert len(local.grant_rows()) == 2
+    assert len(local.calls("/line_items")) == 1
 
 
-def test_second_event_of_the_same_order_does_not_fulfil_again(local: Local) -> None:
-    """Paid konbini order: async_payment_succeeded, then the same session's event replayed
-    under another id (e.g. the completed event re-sent as paid): one fulfilment per order."""
+def test_all_pages_of_line_items_are_read(local: Local) -> None:
+    """5 line items in pages of 2 (the stack asks for 100): three pages, by starting_after."""
     local.verify_sender()
-    paid_later = envelope(KONBINI_PAID_LATER)
-    other_event = copy.deepcopy(paid_later)
-    other_event["detail"]["id"] = "evt_" + "OtherEventSameSession"
-    other_event["detail"]["type"] = other_event["detail-type"] = "checkout.session.completed"
-
-    first, second = local.run(paid_later), local.run(other_event)
-
-    assert first.status == second.status == "SUCCEEDED"
-    assert second.states() == [
-        "ClaimEvent",
-        "CheckOrderDetails",
-        "RecordOrder",
-        "CloseClaimOfFulfilledOrder",
-        "OrderAlreadyFulfilled",
+    event = envelope(PAYMENT_LINK, payment_link=None, id="cs_test_a1ManyLineItems")
+    session = session_of(event)
+    items = [
+        {
+            "id": f"li_Many{n:03d}",
+            "object": "item",
+            "description": f"Track {n}",
+            "quantity": 1,
+            "price": {"id": "price_track", "object": "price", "product": "prod_QsWrkBonusVid1"},
+        }
+        for n in range(5)
     ]
-    assert len(local.emails()) == 1
-    order = local.order(session_of(paid_later)["id"])
-    assert order is not None and order["eventId"] == {"S": paid_later["detail"]["id"]}
-    assert local.claim(other_event["detail"]["id"])["status"] == {"S": "DONE"}  # type: ignore[index]
+    local.stripe.catalogue.add(
+        {**session, "line_items": {"object": "list", "data": items, "has_more": False}}
+    )
+
+    run = local.run(event)
+
+    assert run.status == "SUCCEEDED", run.history[-1]
+    pages = local.calls("/line_items")
+    assert [c.params.get("starting_after") for c in pages] == [None, "li_Many001", "li_Many003"]
+    assert [c.response["has_more"] for c in pages] == [True, True, False]
+    (email,) = local.emails()
+    assert len(link_tokens(email.body)) == 5 == len(local.grant_rows())
 
 
-def test_konbini_order_paid_later_is_fulfilled(local: Local) -> None:
-    """The unpaid `completed` event starts nothing (see the rule targets below); the later
+def test_konbini_order_paid_later_is_fulfilled_and_not_before(local: Local) -> None:
+    """Stripe says unpaid: the run lets the order go (NotPaidYet); the later
     async_payment_succeeded of the same session fulfils it."""
     local.verify_sender()
     unpaid, paid = envelope(KONBINI_UNPAID), envelope(KONBINI_PAID_LATER)
     assert session_of(unpaid)["id"] == session_of(paid)["id"]
 
+    early = local.run(unpaid)  # as if a rule had started it: the API decides, not the event
+    assert early.status == "SUCCEEDED" and early.states()[-1] == "NotPaidYet"
+    assert local.order(session_of(unpaid)["id"]) is None
+
     run = local.run(paid)
 
-    assert run.status == "SUCCEEDED"
-    assert run.states() == MAIN_PATH
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "Fulfilled"
     (email,) = local.emails()
     assert email.destinations["ToAddresses"] == [session_of(paid)["customer_details"]["email"]]
 
@@ -286,105 +201,120 @@ def test_konbini_order_paid_later_is_fulfilled(local: Local) -> None:
 def test_free_order_is_fulfilled(local: Local) -> None:
     local.verify_sender()
     event = envelope(FREE)
-    session = session_of(event)
-    assert session["payment_status"] == "no_payment_required"
+    assert session_of(event)["payment_status"] == "no_payment_required"
 
     run = local.run(event)
 
-    assert run.status == "SUCCEEDED"
-    assert run.states() == MAIN_PATH
-    order = local.order(session["id"])
-    assert order is not None and order["amountTotal"] == {"N": "0"}
-    (email,) = local.emails()
-    assert email.destinations["ToAddresses"] == [session["customer_details"]["email"]]
-
-
-def test_ses_failure_is_retried_then_alerts_staff_and_releases_the_claim(local: Local) -> None:
-    event = envelope(CARD_PAID)  # the sender is not verified: SES rejects every attempt
-    session = session_of(event)
-
-    run = local.run(event)
-
-    assert run.status == "FAILED"
-    assert run.error == "FulfilmentFailed"
-    attempts = [
-        e
-        for e in run.history
-        if e["type"] == "TaskScheduled"
-        and e["taskScheduledEventDetails"]["resource"] == "sendEmail"
-    ]
-    assert len(attempts) == 4  # the first try and 3 retries
-    assert run.states()[-4:] == [
-        "MarkOrderFailed",
-        "ReleaseClaim",
-        "AlertStaff",
-        "FulfilmentFailed",
-    ]
-    assert local.emails() == []
-    assert local.claim(event["detail"]["id"]) is None
-    assert local.order(session["id"])["status"] == {"S": "FAILED"}  # type: ignore[index]
-    (alert,) = local.alerts()
-    assert alert["Subject"] == "Order fulfilment failed"
-    assert session["id"] in alert["Message"]
-    assert "not verified" in alert["Message"]
-    assert f"{DASHBOARD}/events/{event['detail']['id']}" in alert["Message"]
-
-    # The released claim lets a redelivery (or archive replay) fulfil the order once SES works.
-    local.verify_sender()
-    retry = local.run(event)
-    assert retry.status == "SUCCEEDED"
-    assert retry.states() == MAIN_PATH
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "Fulfilled"
     assert len(local.emails()) == 1
-    assert local.order(session["id"])["status"] == {"S": "FULFILLED"}  # type: ignore[index]
 
 
-def test_order_without_product_alerts_staff(local: Local) -> None:
+def test_subscription_checkout_is_not_an_order(local: Local) -> None:
     local.verify_sender()
-    event = envelope(CARD_PAID)
-    del session_of(event)["metadata"]["product_id"]
+    event = envelope(SUBSCRIPTION)
 
     run = local.run(event)
 
-    assert run.status == "FAILED"
-    assert "OrderDetailsMissing" in run.states()
-    assert local.emails() == []
-    (alert,) = local.alerts()
-    assert "OrderDetailsMissing" in alert["Message"]
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "NotAnOrder"
+    assert local.emails() == [] and local.alerts() == []
     assert local.order(session_of(event)["id"]) is None
 
 
-def test_concurrent_duplicates_send_one_email(local: Local) -> None:
+def _nothing_to_deliver(local: Local, event: dict[str, Any]) -> dict[str, Any]:
+    """Runs the event twice: SUCCEEDED in NothingToDeliver, then AlreadyHandled; one notice."""
+    run = local.run(event)
+    assert run.status == "SUCCEEDED", run.history[-1]
+    assert run.states()[-3:] == ["MarkNothingToDeliver", "NoticeNothingToDeliver",
+                                 "NothingToDeliver"]  # fmt: skip
+    assert local.run(envelope_copy(event)).states()[-1] == "AlreadyHandled"
+    assert local.emails() == [] and local.grant_rows() == []
+    order = local.order(session_of(event)["id"])
+    assert order is not None and order["status"] == {"S": "NOTHING_TO_DELIVER"}
+    (notice,) = local.alerts()
+    assert notice["Subject"] == "Paid order with nothing to deliver"
+    assert session_of(event)["id"] in notice["Message"]
+    assert f"{DASHBOARD}/events/{event['detail']['id']}" in notice["Message"]
+    assert "null" not in notice["Message"]
+    return notice
+
+
+def envelope_copy(event: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(event))
+
+
+def test_product_without_a_file_ends_succeeded_with_one_notice(local: Local) -> None:
+    local.verify_sender()
+    event = envelope(CARD_PAID, metadata={"product_id": "not-uploaded-yet"})
+    notice = _nothing_to_deliver(local, event)
+    assert "not-uploaded-yet" in notice["Message"]
+
+
+def test_prefix_of_a_file_name_is_not_the_file(local: Local) -> None:
+    local.verify_sender()
+    event = envelope(CARD_PAID, metadata={"product_id": "ebook-aws"})  # ebook-aws-patterns exists
+    _nothing_to_deliver(local, event)
+
+
+def test_order_without_email_ends_succeeded_with_one_notice(local: Local) -> None:
     local.verify_sender()
     event = envelope(CARD_PAID)
-
-    arns = [local.start(event) for _ in range(10)]
-    runs = [local.finish(arn) for arn in arns]
-
-    assert [r.status for r in runs] == ["SUCCEEDED"] * 10
-    assert sum(r.states()[-1] == "Fulfilled" for r in runs) == 1
-    assert sum(r.states() == ["ClaimEvent", "AlreadyHandled"] for r in runs) == 9
-    assert len(local.emails()) == 1
-    assert len(local.grant_rows()) == 1
+    session_of(event)["customer_details"]["email"] = None
+    notice = _nothing_to_deliver(local, event)
+    assert "no customer email" in notice["Message"]
 
 
-def test_concurrent_events_of_one_order_send_one_email(local: Local) -> None:
-    """Different event ids for the same session at once: the order write admits only one,
-    even while the first is still fulfilling (not yet FULFILLED)."""
+def test_session_unknown_to_stripe_ends_succeeded_with_one_notice(local: Local) -> None:
     local.verify_sender()
-    events = []
-    for n in range(6):
-        event = envelope(KONBINI_PAID_LATER)
-        event["detail"]["id"] = f"evt_SameOrder{n}"
-        events.append(event)
+    event = envelope(PAYMENT_LINK, payment_link="plink_NotInTheData")  # no line items known
+    notice = _nothing_to_deliver(local, event)
+    assert "404 resource_missing" in notice["Message"]
+    (listing,) = local.calls("/line_items")
+    assert listing.status == 404
+    assert listing.response["error"]["code"] == "resource_missing"
 
-    arns = [local.start(event) for event in events]
-    runs = [local.finish(arn) for arn in arns]
 
-    assert [r.status for r in runs] == ["SUCCEEDED"] * 6
-    assert sum(r.states()[-1] == "Fulfilled" for r in runs) == 1
-    assert sum(r.states()[-1] == "OrderAlreadyFulfilled" for r in runs) == 5
+def test_shippable_product_is_skipped_and_the_rest_delivered(local: Local) -> None:
+    """A cart with the printed book (shippable) and the e-book: one link, no notice."""
+    local.verify_sender()
+    event = envelope(PAYMENT_LINK, payment_link=None, id="cs_test_a1MixedCart")
+    prices = local.stripe.catalogue.prices
+    items = [
+        {"id": f"li_Mixed{n}", "object": "item", "description": "x", "quantity": 1, "price": price}
+        for n, price in enumerate(["price_1PsPrintedBook3800Jpy1", "price_1PsPtnEbook4980JpyAbCd"])
+    ]
+    assert all(i["price"] in prices for i in items)
+    local.stripe.catalogue.add(
+        {**session_of(event), "line_items": {"object": "list", "data": items, "has_more": False}}
+    )
+
+    run = local.run(event)
+
+    assert run.status == "SUCCEEDED" and run.states()[-1] == "Fulfilled"
+    assert "SkipItem" in run.states()
+    (grant,) = local.grant_rows()
+    assert grant["objectKey"] == {"S": "products/ebook-aws-patterns"}
+    assert local.alerts() == []
+
+
+def test_a_run_that_died_is_taken_over_after_its_lease(local: Local) -> None:
+    """A claim whose lease has passed (its run died without handing over) is taken by the next
+    delivery; one whose lease is still running is not."""
+    local.verify_sender()
+    event = envelope(PAYMENT_LINK)
+    order_id = session_of(event)["id"]
+    claim = {
+        "orderId": {"S": order_id},
+        "status": {"S": "FULFILLING"},
+        "owner": {"S": "arn:aws:states:us-east-1:123456789012:express:fulfilment:dead:1"},
+    }
+    dynamodb = local.client("dynamodb")
+    live = {**claim, "leaseUntil": {"N": str(now() + LEASE_SECONDS)}}
+    dynamodb.put_item(TableName=local.orders, Item=live)
+    assert local.run(event).states()[-1] == "AlreadyHandled"
+
+    dynamodb.put_item(TableName=local.orders, Item={**claim, "leaseUntil": {"N": str(now() - 1)}})
+    assert local.run(envelope_copy(event)).states()[-1] == "Fulfilled"
     assert len(local.emails()) == 1
-    assert all(local.claim(e["detail"]["id"])["status"] == {"S": "DONE"} for e in events)  # type: ignore[index]
 
 
 # ------------------------------------------------------------------------------ download endpoint
@@ -489,28 +419,27 @@ def test_missing_token_is_400(download: Any, query: dict[str, str] | None) -> No
 
 
 def test_only_get_is_served(download: Any) -> None:
-    # POST asks for a new link (tests/workflows/test_download_links.py); nothing else is served.
-    event = {"requestContext": {"http": {"method": "PUT"}}, "queryStringParameters": None}
+    event = {"requestContext": {"http": {"method": "POST"}}, "queryStringParameters": None}
     assert download.handler(event, None)["statusCode"] == 405
 
 
-def test_emailed_link_downloads_the_purchased_product(
+def test_emailed_links_download_the_purchased_products(
     local: Local, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """End to end: the token in the email opens the product named by the session metadata."""
+    """End to end: each token in the email opens the file its line item's product names."""
     local.verify_sender()
-    event = envelope(CARD_PAID)
-    product = session_of(event)["metadata"]["product_id"]
-    local.client("s3").put_object(Bucket=local.bucket, Key=f"products/{product}", Body=b"pdf")
     monkeypatch.setenv("GRANTS_TABLE", local.grants)
     monkeypatch.setenv("BUCKET_NAME", local.bucket)
-    assert local.run(event).status == "SUCCEEDED"
+    assert local.run(envelope(PAYMENT_LINK)).status == "SUCCEEDED"
     (email,) = local.emails()
 
-    response = get(_load_handler(), {"token": link_token(email.body)})
-
-    assert response["statusCode"] == 302
-    assert fetch_presigned(response["headers"]["Location"]) == b"pdf"
+    handler = _load_handler()
+    served = set()
+    for token in link_tokens(email.body):
+        response = get(handler, {"token": token})
+        assert response["statusCode"] == 302
+        served.add(fetch_presigned(response["headers"]["Location"]))
+    assert served == {b"ebook-aws-patterns", b"prod_QsWrkBonusVid1"}
 
 
 # ------------------------------------------------------------------------------ template
@@ -520,11 +449,9 @@ def _resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in synth.json["Resources"].items() if v["Type"] == kind}
 
 
-def _fulfilment_machine(synth: Synthesized) -> str:
+def _fulfilment_machine(synth: Synthesized, prefix: str = "FulfilmentWorkflow") -> str:
     (logical_id,) = [
-        k
-        for k in _resources(synth, "AWS::StepFunctions::StateMachine")
-        if k.startswith("FulfilmentWorkflow")
+        k for k in _resources(synth, "AWS::StepFunctions::StateMachine") if k.startswith(prefix)
     ]
     return logical_id
 
@@ -546,15 +473,22 @@ def test_paid_and_free_orders_start_fulfilment_with_a_dead_letter_queue(
         assert "RoleArn" in target
 
 
-def test_workflow_is_standard_and_fully_rendered(partner: Synthesized) -> None:
+def test_fast_path_is_express_and_slow_path_standard_both_fully_rendered(
+    partner: Synthesized,
+) -> None:
     props = partner.json["Resources"][_fulfilment_machine(partner)]["Properties"]
-    assert props["StateMachineType"] == "STANDARD"
-    # The ASL as written, with DefinitionSubstitutions filling every placeholder (CloudFormation).
-    assert placeholders(props["DefinitionString"]) == set(props["DefinitionSubstitutions"])
-    definition = json.dumps([props["DefinitionString"], props["DefinitionSubstitutions"]])
-    for ref in ("Idempotency", "FulfilmentOrders", "FulfilmentGrants", "FulfilmentClock",
-                "FulfilmentDownloadFunctionUrl", "PaymentProblems"):  # fmt: skip
+    assert props["StateMachineType"] == "EXPRESS"
+    definition = json.dumps(props["DefinitionString"])
+    assert "${" not in definition
+    for ref in ("FulfilmentOrders", "FulfilmentGrants", "FulfilmentClock", "FulfilmentDownloads",
+                "FulfilmentDownloadFunctionUrl", "PaymentProblems", "StripeApiConnection",
+                "StripePayOps-fulfilment-retry"):  # fmt: skip
         assert ref in definition, ref
+    retry = partner.json["Resources"][_fulfilment_machine(partner, "FulfilmentRetry")]
+    assert retry["Properties"]["StateMachineType"] == "STANDARD"
+    retry_definition = json.dumps(retry["Properties"]["DefinitionString"])
+    assert "${" not in retry_definition
+    assert _fulfilment_machine(partner) in retry_definition  # a Ref to the fast path
 
 
 def test_grants_expire_and_the_bucket_is_private(partner: Synthesized) -> None:
@@ -563,8 +497,7 @@ def test_grants_expire_and_the_bucket_is_private(partner: Synthesized) -> None:
         "AWS::DynamoDB::Table",
         {
             "KeySchema": [{"AttributeName": "token", "KeyType": "HASH"}],
-            # Kept 30 days past expiresAt, for re-issue (stacks/downloads.py).
-            "TimeToLiveSpecification": {"AttributeName": "purgeAt", "Enabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
         },
     )
     t.has_resource_properties(
@@ -621,21 +554,25 @@ def test_fulfilment_permissions_are_least_privilege(partner: Synthesized) -> Non
         if s["Resource"] == "*":
             assert all(RESOURCELESS_ACTIONS.match(a) for a in _actions(s)), s
         else:
-            # CDK's table grants add "<table>/index/*": the grants table's one index, byOrder.
-            resource = json.dumps(s["Resource"]).replace("/products/*", "")
-            assert "*" not in resource.replace('"/index/*"', ""), s
+            allowed = json.dumps(s["Resource"]).replace("/products/*", "")
+            # Executions of the fast path, which the slow path runs (.sync:2) and reads.
+            allowed = re.sub(r":(execution|express):StripePayOps-fulfilment:\*", "", allowed)
+            # The Stripe connection's managed secret (events!connection/<name>/<random>).
+            allowed = re.sub(r'secret:events!connection/", \{[^}]*\}, "/\*', "", allowed)
+            assert "*" not in allowed, s
 
     download = _statements(partner, "FulfilmentDownloadRole")
     by_action = {a: s["Resource"] for s in download for a in _actions(s)}
-    # UpdateItem counts downloads; PutItem and ses:SendEmail re-issue a link (stacks/downloads.py).
     assert set(by_action) == {"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem",
-                              "dynamodb:UpdateItem", "dynamodb:PutItem", "s3:GetObject",
-                              "ses:SendEmail"}  # fmt: skip
-    get_item = [s["Resource"] for s in download if "dynamodb:GetItem" in _actions(s)]
-    assert "FulfilmentGrants" in json.dumps(get_item)
+                              "s3:GetObject"}  # fmt: skip
+    assert "FulfilmentGrants" in json.dumps(by_action["dynamodb:GetItem"])
     assert json.dumps(by_action["s3:GetObject"]).endswith('"/products/*"]]}')
 
     workflow = _statements(partner, "FulfilmentWorkflow")
+    listing = [s for s in workflow if "s3:ListBucket" in _actions(s)]
+    assert [s["Condition"] for s in listing] == [{"StringLike": {"s3:prefix": ["products/*"]}}]
+    starts = [s for s in workflow if "states:StartExecution" in _actions(s)]
+    assert len(starts) == 1 and "fulfilment-retry" in json.dumps(starts[0]["Resource"])
     ses = [s for s in workflow if "ses:SendEmail" in _actions(s)]
     assert len(ses) == 1 and "identity/orders@example.com" in json.dumps(ses[0]["Resource"])
     invoke = [s for s in workflow if "lambda:InvokeFunction" in _actions(s)]
