@@ -344,10 +344,10 @@ def test_backstop_rule_alerts_staff_for_runs_no_catch_saw(partner: Synthesized) 
     assert listed == standard and standard
 
     # The pattern, evaluated with the project's EventBridge matcher on concrete ARNs.
-    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:StripePayOps-fulfilment"
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:StripePayOps-fulfilment-retry"
     pattern = json.loads(json.dumps(rule["EventPattern"]))
     pattern["detail"]["stateMachineArn"] = [arn]
-    handled = handled_errors("fulfilment")
+    handled = handled_errors("fulfilment-retry")
     assert handled == ["FulfilmentFailed"]
     assert matches(pattern, _status_event(arn, "TIMED_OUT"))
     assert matches(pattern, _status_event(arn, "ABORTED"))
@@ -355,7 +355,7 @@ def test_backstop_rule_alerts_staff_for_runs_no_catch_saw(partner: Synthesized) 
     assert matches(pattern, _status_event(arn, "FAILED"))  # no error field: alert anyway
     assert not matches(pattern, _status_event(arn, "FAILED", "FulfilmentFailed"))  # alerted
     assert not matches(pattern, _status_event(arn, "SUCCEEDED"))
-    other = arn.replace("fulfilment", "someone-elses")
+    other = arn.replace("fulfilment-retry", "someone-elses")
     assert not matches(pattern, _status_event(other, "TIMED_OUT"))
     del template  # only resources() above
 
