@@ -282,7 +282,7 @@ def test_deployed_stack_limits_and_re_issues_a_real_order_link() -> None:
     from payops.localaws.runtime import LocalAws
 
     example = ROOT / "examples" / "events" / "01-card-order-paid.json"
-    with LocalAws({"downloadLimit": "2"}) as local:
+    with LocalAws({"downloadLimit": "2"}, stripe_data=ROOT / "examples" / "stripe-data") as local:
         (event,) = load_events(example, local.settings)
         trace = local.send(event)
         assert trace.failed == []

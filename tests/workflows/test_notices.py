@@ -126,7 +126,11 @@ def test_a_notice_of_null_fields_leaves_them_out(rule: str) -> None:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalAws]:
-    with LocalAws({"stripeEventSourceName": PARTNER_SOURCE}) as running:
+    # The shop's products and files (examples/stripe-data), so paid orders are fulfilled and only
+    # the notices under test are sent.
+    with LocalAws(
+        {"stripeEventSourceName": PARTNER_SOURCE}, stripe_data=ROOT / "examples" / "stripe-data"
+    ) as running:
         yield running
 
 
@@ -148,6 +152,8 @@ EXPECTED = {
     ],
     "checkout.session.completed.usd-large.json": [
         ("NotificationsOrders", ["Paid order", "$"]),
+        # Its product has no file in examples/stripe-data: fulfilment tells staff, once.
+        ("NotificationsPaymentProblems", ["Order cs_", "no download link was sent"]),
     ],
     "invoice.paid.jpy-5000.json": [
         ("NotificationsLargeOrders", ["Large invoice in_", "¥5,000", f"{DASHBOARD}/invoices/in_"]),
