@@ -50,9 +50,11 @@ def _alerts_since(local: LocalAws, mark: int) -> list[dict]:
 
 def test_a_failure_no_catch_sees_alerts_staff_once(local: LocalAws) -> None:
     mark = RECORDER.mark()
-    done = _run(local, "fulfilment", {"detail": {"id": f"evt_{uuid.uuid4().hex}"}})
+    done = _run(local, "subscription-deprovision", {"detail": {"id": f"evt_{uuid.uuid4().hex}"}})
     local.settle()
-    assert done["status"] == "FAILED" and done["error"] not in handled_errors("fulfilment")
+    assert done["status"] == "FAILED" and done["error"] not in handled_errors(
+        "subscription-deprovision"
+    )
     alerts = _alerts_since(local, mark)
     assert len(alerts) == 1, alerts
 
@@ -69,7 +71,9 @@ def test_without_status_events_the_runtime_error_is_silent(local: LocalAws) -> N
     status_events.uninstall()
     try:
         mark = RECORDER.mark()
-        done = _run(local, "fulfilment", {"detail": {"id": f"evt_{uuid.uuid4().hex}"}})
+        done = _run(
+            local, "subscription-deprovision", {"detail": {"id": f"evt_{uuid.uuid4().hex}"}}
+        )
         local.settle()
     finally:
         status_events.install()

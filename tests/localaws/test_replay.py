@@ -43,7 +43,7 @@ EXPECTED_SUMMARY = {
         "coupon": {"SUCCEEDED": 1},
         "customer-mirror": {"SUCCEEDED": 3},
         "fulfilment": {"SUCCEEDED": 6},
-        "notice": {"SUCCEEDED": 7},  # one per staff notice (the duplicate's too)
+        "notice": {"SUCCEEDED": 9},  # one per staff notice (the duplicates' too)
         "subscription-deprovision": {"SUCCEEDED": 1},
         "subscription-provision": {"SUCCEEDED": 1},
     },
@@ -86,6 +86,19 @@ EXPECTED_SUMMARY = {
     # Read by eye: amounts per currency, no null text, a Dashboard link each. Staff notices are
     # not effectively-once: the duplicate delivery (09) notifies again.
     "notices": [
+        # The Payment Link order (10) and its redelivery (11): one notice each.
+        *[
+            {
+                "topic": "NotificationsOrders",
+                "message": (
+                    "Paid order cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4gH7iJ0kL3mN6oP9qR2s"
+                    "T5u: ¥4,980 from kenji.tanaka@example.jp (Kenji Tanaka)\nhttps://dashboard."
+                    "stripe.com/checkout/sessions/cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4g"
+                    "H7iJ0kL3mN6oP9qR2sT5u"
+                ),
+            }
+        ]
+        * 2,
         {
             "topic": "NotificationsLargeOrders",
             "message": (

@@ -490,7 +490,9 @@ def test_fast_path_is_express_and_slow_path_standard_both_fully_rendered(
     retry = partner.json["Resources"][_fulfilment_machine(partner, "FulfilmentRetry")]
     assert retry["Properties"]["StateMachineType"] == "STANDARD"
     retry_props = retry["Properties"]
-    assert placeholders(retry_props["DefinitionString"]) == set(retry_props["DefinitionSubstitutions"])
+    assert placeholders(retry_props["DefinitionString"]) == set(
+        retry_props["DefinitionSubstitutions"]
+    )
     retry_definition = json.dumps(retry_props["DefinitionSubstitutions"])
     assert _fulfilment_machine(partner) in retry_definition  # a Ref to the fast path
 
