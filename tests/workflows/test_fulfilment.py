@@ -52,7 +52,14 @@ def local() -> Iterator[Local]:
 # ------------------------------------------------------------------------------ workflow
 
 CLAIM = ["IsRedrive", "NewOwner", "ReadClock", "ClaimOrder"]
-CONFIRM = ["GetSession", "CheckSession", "CheckEmail", "StartDeliveries", "HasProductOverride"]
+CONFIRM = [
+    "GetSession",
+    "ReadSession",
+    "CheckSession",
+    "CheckEmail",
+    "StartDeliveries",
+    "HasProductOverride",
+]
 ONE_ITEM = ["StartPage", "NextItem", "PickItem", "WhatToDeliver"]
 DELIVER = ["FindFile", "FileListed", "FileIsTheKey", "NewToken", "CreateDownloadGrant", "AddLink",
            "Advance", "NextItem"]  # fmt: skip
@@ -208,6 +215,27 @@ def test_free_order_is_fulfilled(local: Local) -> None:
 
     assert run.status == "SUCCEEDED" and run.states()[-1] == "Fulfilled"
     assert len(local.emails()) == 1
+
+
+def test_session_of_an_old_shape_without_status_is_judged_by_payment_status(local: Local) -> None:
+    """Sessions of an old shape (the real stripe-ruby-mock payment_mode event) have no `status`:
+    the run must not end FAILED on the missing field (a States.Runtime no Catch sees); as in
+    Stripe's guide, payment_status decides. A missing payment_status is not a paid order."""
+    local.verify_sender()
+    paid = envelope(CARD_PAID)
+    del session_of(paid)["status"]
+
+    run = local.run(paid)
+
+    assert run.status == "SUCCEEDED", run.history[-1]
+    assert run.states()[-1] == "Fulfilled" and len(local.emails()) == 1
+
+    unknown = envelope(CARD_PAID)
+    session_of(unknown)["id"] = "cs_test_NoPaymentStatus"
+    del session_of(unknown)["status"], session_of(unknown)["payment_status"]
+    run = local.run(unknown)
+    assert run.status == "SUCCEEDED", run.history[-1]
+    assert run.states()[-1] == "NotPaidYet"
 
 
 def test_subscription_checkout_is_not_an_order(local: Local) -> None:

@@ -18,6 +18,7 @@ from conftest import FIXTURES, PARTNER_SOURCE, Synthesized, load_fixture
 from moto import mock_aws
 
 from payops.asl import render
+from payops.envelope import wrap
 from payops.localaws import events_bridge, pipes_bridge
 from payops.localaws import stepfunctions_bridge as sfb
 from payops.settings import Settings
@@ -365,6 +366,22 @@ def test_audit_record_of_a_payment_event(
             "receivedAt": {"S": envelope["time"]},
         }
     }
+
+
+def test_an_object_without_id_is_recorded_under_its_event_id(audit: dict[str, str]) -> None:
+    """invoice.upcoming previews an invoice that has no id yet (real event, unchanged): the run
+    must still succeed, keyed on the event id, with objectId NULL (no retry could give it one)."""
+    stripe_event = load_fixture("real/stripe-sync-engine__invoice_upcoming.json")
+    assert "id" not in stripe_event["data"]["object"]
+    envelope = wrap(stripe_event, Settings.load({"ingress": "partner"}, env={}))
+    assert run_audit(audit["machine"], envelope) == "SUCCEEDED"
+    item = audit_items()[stripe_event["id"]]
+    assert item["objectId"] == {"NULL": True}
+    assert item["objectType"] == {"S": "invoice"}
+    assert item["amount"] == {"N": str(stripe_event["data"]["object"]["total"])}
+    # Redelivered, it keeps its first record like any other event.
+    assert run_audit(audit["machine"], envelope) == "SUCCEEDED"
+    assert list(audit_items()) == [stripe_event["id"]]
 
 
 def test_the_same_event_twice_is_recorded_once(audit: dict[str, str]) -> None:
