@@ -25,11 +25,10 @@ import boto3
 from botocore.exceptions import ClientError
 
 from payops.envelope import LoadedEvent
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.recorder import RECORDER
 from payops.settings import Settings
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 SETTLE_TIMEOUT_S = 120.0
 FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 # The raw-events topic feeds machines (chat, ticket, audit queues); every other topic is read
@@ -120,19 +119,19 @@ class LocalAws:
     def start(self) -> LocalAws:
         from moto import mock_aws
 
-        from payops.localaws import install_bridges
-        from payops.localaws.fake_stripe import FakeStripe
-        from payops.localaws.stepfunctions_bridge import set_http_routes
+        from payops.localaws.core import registry
+        from payops.localaws.fakes.fake_stripe import FakeStripe
+        from payops.localaws.services.stepfunctions import set_http_routes
 
         # One region, for everything: boto3 sessions made before a Lambda call starts do not see
-        # the function's own AWS_REGION (lambda_bridge overlays it per thread).
+        # the function's own AWS_REGION (the Lambda service overlays it per thread).
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         # moto logs every error a state machine catches (Catch/Retry paths) at ERROR level;
         # the trace reports execution outcomes, so its interpreter's log is noise here.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        install_bridges()
+        registry.install()
         RECORDER.reset()
         self.fake_stripe = FakeStripe().start()
         if self.stripe_data is not None:
@@ -355,11 +354,11 @@ class LocalAws:
 
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
         """Wait until no execution runs and no pipe has work: the system is at rest."""
-        from payops.localaws import pipes_bridge
+        from payops.localaws.services import pipes
 
         deadline = time.monotonic() + timeout
         while True:
-            moved = pipes_bridge.drain(ACCOUNT, REGION)
+            moved = pipes.drain(ACCOUNT, REGION)
             running = self._running()
             if not running and not moved:
                 return
@@ -422,7 +421,7 @@ class LocalAws:
         return self.names.get(physical) or _short(physical, self.stack_prefix)
 
     def _fill(self, trace: EventTrace, mark: int, before: dict[str, Any]) -> None:
-        from payops.localaws.stepfunctions_bridge import simulated_seconds
+        from payops.localaws.services.stepfunctions import simulated_seconds
 
         facts = RECORDER.since(mark)
         trace.rules = sorted(

@@ -7,8 +7,10 @@ are process-wide; `reset()` starts a fresh record.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,3 +50,25 @@ class Recorder:
 
 
 RECORDER = Recorder()
+
+
+def recording(
+    kind: str,
+    original: Callable[..., Any],
+    describe: Callable[..., dict],
+    lock: Any = None,
+) -> Any:
+    """`original` (a moto method) that records a `kind` fact after each call that succeeded."""
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if lock is None:
+            result = original(self, *args, **kwargs)  # raises on a failed condition: not recorded
+        else:
+            with lock:  # check-and-write as one step, as DynamoDB does
+                result = original(self, *args, **kwargs)
+        RECORDER.record(kind, **describe(*args, **kwargs))
+        return result
+
+    wrapper.__payops_original__ = original  # type: ignore[attr-defined]
+    return wrapper

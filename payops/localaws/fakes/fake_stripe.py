@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from payops.localaws.stripe_catalogue import Catalogue
+from payops.localaws.fakes.stripe_catalogue import Catalogue
 
 API_VERSION = "2026-10-28.endive"  # what stripe 16.1.0 sends
 _BASE62 = string.ascii_letters + string.digits

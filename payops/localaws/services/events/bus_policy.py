@@ -23,6 +23,8 @@ import json
 import threading
 from typing import Any
 
+from payops.localaws.core.patch import Patch
+
 _caller = threading.local()
 
 
@@ -43,13 +45,11 @@ def principal_arn(account_id: str, access_key_id: str) -> str:
 
 
 def _handler_put_events(self: Any) -> str:
-    from payops.localaws.events_bridge import _original
-
     account = self.get_current_account()
     _caller.arn = principal_arn(account, self.get_access_key())
     _caller.account = account
     try:
-        return _original("EventsHandler.put_events")(self)
+        return _EVENTS_HANDLER_PUT_EVENTS.original(self)
     finally:
         _caller.arn = None
 
@@ -144,7 +144,8 @@ def refusal(backend: Any, entry: dict[str, Any]) -> dict[str, str] | None:
     }
 
 
-def patches() -> list[tuple[str, Any, str, Any]]:
-    from moto.events.responses import EventsHandler
-
-    return [("EventsHandler.put_events", EventsHandler, "put_events", _handler_put_events)]
+# The moto attributes this module replaces.
+_EVENTS_HANDLER_PUT_EVENTS = Patch(
+    "moto.events.responses:EventsHandler", "put_events", _handler_put_events
+)
+PATCHES = (_EVENTS_HANDLER_PUT_EVENTS,)

@@ -33,16 +33,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from payops.localaws import bus_policy, lambda_bridge
-from payops.localaws.moto_pin import require_pinned_moto
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core import registry
+from payops.localaws.core.patch import Patch
+from payops.localaws.core.recorder import RECORDER
 
-BRIDGES: dict[str, str] = {
+GAPS: dict[str, str] = {
     "events.matching": (
         "rules match with payops.patterns and invalid patterns are rejected (moto never matches "
         "inside arrays of objects, treats 0 as false, accepts misspelt operators)"
     ),
-    "events.test_event_pattern": "TestEventPattern returns a Result (moto's is an empty stub)",
+    "events.test_event_pattern": ("TestEventPattern returns a Result (moto's is an empty stub)"),
     "events.targets": (
         "SNS, Step Functions, Lambda and event-bus targets are delivered (moto raises "
         "NotImplementedError for the first three and re-puts a stripped event to buses)"
@@ -51,7 +51,7 @@ BRIDGES: dict[str, str] = {
         "Input, InputPath and the whole-event default are honoured; InputTransformer also knows "
         "<aws.events.event>, rule-arn/-name and string templates (moto ignores Input/InputPath)"
     ),
-    "events.rule_state": "a DISABLED rule and a schedule-only rule do not fire (moto fires both)",
+    "events.rule_state": ("a DISABLED rule and a schedule-only rule do not fire (moto fires both)"),
     "events.dead_letters": (
         "a failed delivery (e.g. the target resource is gone) goes to the target's "
         "DeadLetterConfig queue with AWS's RULE_ARN/TARGET_ARN/ERROR_* attributes"
@@ -61,8 +61,8 @@ BRIDGES: dict[str, str] = {
         "EventSourceName does), found by full name or ARN, fed by PutPartnerEvents"
     ),
     "events.replay": (
-        "StartReplay replays into partner buses (moto looks up the last path segment of the "
-        "bus name), only events inside EventStartTime..EventEndTime and only to the rules in "
+        "StartReplay replays into partner buses (moto looks up the last path segment of the bus "
+        "name), only events inside EventStartTime..EventEndTime and only to the rules in "
         "Destination.FilterArns (moto replays everything to every rule, with a new id per rule)"
     ),
     "events.size_limit": (
@@ -74,8 +74,8 @@ BRIDGES: dict[str, str] = {
         "StartExecution refuses it (moto starts the execution)"
     ),
     "events.reserved_sources": (
-        "PutEvents rejects sources starting with 'aws.' except a partner bus's own source "
-        "(moto accepts any source)"
+        "PutEvents rejects sources starting with 'aws.' except a partner bus's own source (moto "
+        "accepts any source)"
     ),
     "events.bus_policy": (
         "PutEvents honours an explicit Deny in the bus's resource policy for the signing "
@@ -83,14 +83,11 @@ BRIDGES: dict[str, str] = {
     ),
 }
 
-# PutEvents: the entries of one request may total 1 MiB (256 KiB before 2026-01-29).
-MAX_PUT_EVENTS_BYTES = 1024 * 1024
 # StartExecution: input up to 256 KiB (UTF-8), also when EventBridge starts the execution.
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 # An event forwarded bus -> bus more often than this is dropped as a loop (AWS bills each hop).
 MAX_BUS_HOPS = 8
 _EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region")
-_TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
 _PREDEFINED = (
     "aws.events.rule-arn",
     "aws.events.rule-name",
@@ -99,13 +96,7 @@ _PREDEFINED = (
     "aws.events.event.json",
 )
 _MISSING = object()
-_lock = threading.Lock()
-_originals: dict[str, tuple[Any, str, Any]] = {}  # key -> (owner, attribute, original)
 _hops = threading.local()
-
-
-def _original(key: str) -> Any:
-    return _originals[key][2]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,8 +302,9 @@ def _deliver_sfn(rule: Any, target: dict[str, Any], text: str, event: dict[str, 
 def _deliver_lambda(rule: Any, target: dict[str, Any], text: str, event: dict[str, Any]) -> None:
     _, region, account, _ = _arn_parts(target["Arn"])
     # EventBridge invokes asynchronously: a function error is the function's business (its own
-    # DLQ/destinations), not a failed delivery. lambda_bridge records it as lambda_invoked.
-    lambda_bridge.invoke_function_arn(account, region, target["Arn"], json.loads(text))
+    # DLQ/destinations), not a failed delivery. The Lambda service records it as lambda_invoked.
+    invoke = registry.provided("lambda_", "invoke_function_arn")
+    invoke(account, region, target["Arn"], json.loads(text))
 
 
 def _deliver_bus(rule: Any, target: dict[str, Any], text: str, event: dict[str, Any]) -> None:
@@ -361,7 +353,7 @@ def _deliver_with_moto(
     single = copy.copy(rule)
     single.targets = [target]
     single.event_pattern = EventPattern(None, {})
-    _original("Rule.send_to_targets")(single, _moto_form(event, ingestion))
+    _RULE_SEND_TO_TARGETS.original(single, _moto_form(event, ingestion))
 
 
 def _error_code(exc: BaseException) -> str:
@@ -471,224 +463,18 @@ def _send_to_targets(
 # Patterns, TestEventPattern
 
 
-def _parse_pattern(self: Any) -> dict[str, Any]:
-    from moto.events.exceptions import InvalidEventPatternException
-
-    from payops import patterns
-
-    parsed = _original("EventPatternParser.parse")(self)
-    if self.pattern:
-        try:
-            patterns.validate_pattern(parsed)
-        except patterns.PatternError as exc:
-            raise InvalidEventPatternException(reason=str(exc)) from exc
-    return parsed
-
-
-def _backend_test_event_pattern(self: Any, event_pattern: str, event: str) -> bool:
-    from moto.events.exceptions import InvalidEventPatternException, ValidationException
-    from moto.events.models import EventPatternParser
-
-    from payops import patterns
-
-    if not event_pattern:
-        raise InvalidEventPatternException(reason="Event pattern is required")
-    pattern = EventPatternParser(event_pattern).parse()  # validates (see _parse_pattern)
-    try:
-        parsed = json.loads(event)
-    except (TypeError, ValueError) as exc:
-        raise ValidationException("Parameter Event is not valid.") from exc
-    missing = [
-        name for name in _TEST_EVENT_FIELDS if not isinstance(parsed, dict) or name not in parsed
-    ]
-    if missing:
-        raise ValidationException(
-            "Parameter Event is not valid. Reason: the event must have the fields "
-            + ", ".join(_TEST_EVENT_FIELDS)
-            + f"; missing {', '.join(missing)}"
-        )
-    return patterns.matches(pattern, parsed)
-
-
-def _handler_test_event_pattern(self: Any) -> str:
-    result = self.events_backend.test_event_pattern(
-        self._get_param("EventPattern"), self._get_param("Event")
-    )
-    return json.dumps({"Result": result})
-
-
 # ---------------------------------------------------------------------------------------------
 # Partner buses, reserved sources
-
-
-def _normalize_event_bus_arn(self: Any, event_bus_arn: str | None) -> str:
-    # AWS takes a bus name or ARN; partner bus names contain "/", so only an ARN is split.
-    if isinstance(event_bus_arn, str) and event_bus_arn:
-        if event_bus_arn.startswith("arn:") and ":event-bus/" in event_bus_arn:
-            return event_bus_arn.split(":event-bus/", 1)[1]
-        return event_bus_arn
-    return _original("EventsBackend._normalize_event_bus_arn")(self, event_bus_arn)
-
-
-def _create_event_bus(
-    self: Any, name: str, event_source_name: str | None = None, **kwargs: Any
-) -> Any:
-    from moto.core.exceptions import JsonRESTError
-
-    if event_source_name:
-        if event_source_name != name:
-            raise JsonRESTError(
-                "ValidationException",
-                f"Event bus name {name} must match the name of its event source "
-                f"{event_source_name}.",
-            )
-        if event_source_name not in self.event_sources and name.startswith("aws.partner/"):
-            # In AWS the partner (Stripe) creates the source; locally it appears on demand.
-            self.create_partner_event_source(name, self.account_id)
-    return _original("EventsBackend.create_event_bus")(
-        self, name, event_source_name=event_source_name, **kwargs
-    )
-
-
-def _source_allowed(self: Any, entry: dict[str, Any]) -> bool:
-    source = entry.get("Source") or ""
-    if not source.startswith("aws."):
-        return True
-    # Stripe's delivery, emulated: a partner bus takes events whose source is its own name.
-    bus_name = self._normalize_event_bus_arn(entry.get("EventBusName"))
-    return source.startswith("aws.partner/") and source == bus_name
-
-
-def entry_size(entry: dict[str, Any]) -> int:
-    """A PutEvents entry's size as AWS counts it (eb-putevent-size): 14 bytes for Time if set,
-    then the UTF-8 bytes of Source, DetailType, Detail and each Resources entry."""
-    size = 14 if entry.get("Time") is not None else 0
-    for name in ("Source", "DetailType", "Detail"):
-        size += len(str(entry.get(name) or "").encode("utf-8"))
-    return size + sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or [])
-
-
-def _put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from moto.events.exceptions import ValidationException
-
-    if len(events) > 10:
-        return _original("EventsBackend.put_events")(self, events)  # moto's own error
-    if sum(entry_size(entry) for entry in events) > MAX_PUT_EVENTS_BYTES:
-        raise ValidationException("Total size of the entries in the request is over the limit.")
-    results: list[dict[str, Any] | None] = [None] * len(events)
-    allowed: list[int] = []
-    for index, entry in enumerate(events):
-        refused = bus_policy.refusal(self, entry)  # an explicit Deny in the bus policy
-        if refused is not None:
-            results[index] = refused
-        elif _source_allowed(self, entry):
-            allowed.append(index)
-        else:
-            results[index] = {
-                "ErrorCode": "NotAuthorizedForSourceException",
-                "ErrorMessage": "Not authorized for the source.",
-            }
-    if allowed:
-        delivered = _original("EventsBackend.put_events")(self, [events[i] for i in allowed])
-        for index, entry in zip(allowed, delivered, strict=True):
-            results[index] = entry
-    return [entry for entry in results if entry is not None]
-
-
-def _put_partner_events(self: Any, entries: list[dict[str, Any]]) -> None:
-    from moto.events.models import events_backends
-
-    # AWS routes a partner event to the bus matched with its event source (moto: default bus).
-    for entry in entries:
-        source = entry["Source"]
-        for account_id in self.partner_event_sources[source].accounts:
-            backend = events_backends[account_id][self.region_name]
-            if source in backend.event_buses:
-                backend.put_events([dict(entry, EventBusName=source)])
 
 
 # ---------------------------------------------------------------------------------------------
 # Replays from an archive
 
 
-def _replay_events(self: Any, archive: Any) -> None:
-    from moto.events.models import ReplayState, events_backends
-
-    backend = events_backends[self.account_id][self.region]
-    bus = backend._get_event_bus(self.destination["Arn"])  # the full name: partner buses too
-    only = set(self.destination.get("FilterArns") or [])
-    start, end = _epoch(self.event_start_time), _epoch(self.event_end_time)
-    for archived in list(archive.events):
-        if not start <= _epoch(archived.get("time")) <= end:
-            continue
-        event = dict(archived, **{"id": str(uuid.uuid4()), "replay-name": self.name})
-        for rule in list(bus.rules.values()):
-            if not only or rule.arn in only:
-                rule.send_to_targets(dict(event))
-    self.state = ReplayState.COMPLETED
-    self.end_time = time.time()
-
-
 # ---------------------------------------------------------------------------------------------
 # Install
 
 
-def _patches() -> list[tuple[str, Any, str, Any]]:
-    from moto.events.models import EventPatternParser, EventsBackend, Replay, Rule
-    from moto.events.responses import EventsHandler
-
-    return [
-        ("Rule.send_to_targets", Rule, "send_to_targets", _send_to_targets),
-        ("EventPatternParser.parse", EventPatternParser, "parse", _parse_pattern),
-        (
-            "EventsBackend.test_event_pattern",
-            EventsBackend,
-            "test_event_pattern",
-            _backend_test_event_pattern,
-        ),
-        (
-            "EventsHandler.test_event_pattern",
-            EventsHandler,
-            "test_event_pattern",
-            _handler_test_event_pattern,
-        ),
-        (
-            "EventsBackend._normalize_event_bus_arn",
-            EventsBackend,
-            "_normalize_event_bus_arn",
-            _normalize_event_bus_arn,
-        ),
-        ("EventsBackend.create_event_bus", EventsBackend, "create_event_bus", _create_event_bus),
-        ("EventsBackend.put_events", EventsBackend, "put_events", _put_events),
-        (
-            "EventsBackend.put_partner_events",
-            EventsBackend,
-            "put_partner_events",
-            _put_partner_events,
-        ),
-        ("Replay.replay_events", Replay, "replay_events", _replay_events),
-        *bus_policy.patches(),
-    ]
-
-
-def install() -> None:
-    """Patch moto in place (idempotent). Works for mock_aws and ThreadedMotoServer alike."""
-    require_pinned_moto("events_bridge")
-    with _lock:
-        if _originals:
-            return
-        for key, owner, attribute, replacement in _patches():
-            _originals[key] = (owner, attribute, owner.__dict__[attribute])
-            setattr(owner, attribute, replacement)
-
-
-def uninstall() -> None:
-    """Put moto's own code back (for tests that show a gap)."""
-    with _lock:
-        for owner, attribute, original in _originals.values():
-            setattr(owner, attribute, original)
-        _originals.clear()
-
-
-def is_installed() -> bool:
-    return bool(_originals)
+# The moto attributes this module replaces.
+_RULE_SEND_TO_TARGETS = Patch("moto.events.models:Rule", "send_to_targets", _send_to_targets)
+PATCHES = (_RULE_SEND_TO_TARGETS,)

@@ -41,13 +41,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from payops.localaws.moto_pin import require_pinned_moto
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.patch import Patch
+from payops.localaws.core.recorder import RECORDER
 
-BRIDGES: dict[str, str] = {
+GAPS: dict[str, str] = {
     "lambda.in_process_invoke": (
-        "Invoke runs the function's Python handler in-process with its environment and a "
-        "context object (moto runs Lambda code only in Docker, absent here)"
+        "Invoke runs the function's Python handler in-process with its environment and a context "
+        "object (moto runs Lambda code only in Docker, absent here)"
     ),
     "lambda.execution_role": (
         "the handler's AWS calls are signed with a session of the function's execution role "
@@ -63,7 +63,6 @@ LOG_TAIL_BYTES = 4096  # what Lambda returns for LogType=Tail
 _lock = threading.RLock()
 _code_dirs: dict[str, Path] = {}  # function name -> registered source directory
 _endpoint_url: str | None = None  # where handlers' SDK calls go when moto runs as a server
-_originals: dict[str, Any] = {}
 _sessions: dict[tuple[str, str], dict[str, str]] = {}  # (account, role ARN) -> credentials
 _extract_root: Path | None = None
 _FUNCTION_ARN_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(:[^:]+)?$")
@@ -481,27 +480,6 @@ def _patched_invoke(self: Any, body: Any, request_headers: Any, response_headers
     return result.payload
 
 
-def install() -> None:
-    """Patch moto in place (idempotent). Works for mock_aws and ThreadedMotoServer alike."""
-    require_pinned_moto("lambda_bridge")
-    from moto.awslambda.models import LambdaFunction
-
-    with _lock:
-        if "LambdaFunction.invoke" in _originals:
-            return
-        _originals["LambdaFunction.invoke"] = LambdaFunction.invoke
-        LambdaFunction.invoke = _patched_invoke  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    """Put moto's own code back (for tests that show a gap)."""
-    from moto.awslambda.models import LambdaFunction
-
-    with _lock:
-        original = _originals.pop("LambdaFunction.invoke", None)
-        if original is not None:
-            LambdaFunction.invoke = original  # type: ignore[method-assign]
-
-
-def is_installed() -> bool:
-    return "LambdaFunction.invoke" in _originals
+# The moto attributes this module replaces.
+_LAMBDA_FUNCTION_INVOKE = Patch("moto.awslambda.models:LambdaFunction", "invoke", _patched_invoke)
+PATCHES = (_LAMBDA_FUNCTION_INVOKE,)

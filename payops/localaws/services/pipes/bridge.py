@@ -19,14 +19,16 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
 from moto.pipes.models import pipes_backends
 
-from payops.localaws.moto_pin import require_pinned_moto
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.patch import Patch
+from payops.localaws.core.recorder import RECORDER
 
-BRIDGES: dict[str, str] = {
-    "cfn-pipes-pipe": "moto's CloudFormation lacks AWS::Pipes::Pipe: create it on moto's backend",
-    "pipes-sqs-to-sfn": "moto's pipes never move messages: drain() polls SQS sources into targets",
+GAPS: dict[str, str] = {
+    "cfn-pipes-pipe": ("moto's CloudFormation lacks AWS::Pipes::Pipe: create it on moto's backend"),
+    "pipes-sqs-to-sfn": (
+        "moto's pipes never move messages: drain() polls SQS sources into targets"
+    ),
 }
-_installed = False
 _endpoint_url: str | None = None
 
 
@@ -102,15 +104,12 @@ class CfnPipe(CloudFormationModel):
         backend.pipes.pop(resource_name, None)
 
 
-def install() -> None:
-    global _installed
-    require_pinned_moto("pipes_bridge")
-    if _installed:
-        return
-    # moto caches its resource-type map; a model defined after the first lookup needs a refresh.
+def refreshed_model_cache() -> list[Patch]:
+    """Nothing to replace: moto caches its resource-type map, and a CloudFormationModel defined
+    after the first lookup (CfnPipe) is found only once that cache is cleared."""
     for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
         getattr(cfn_parsing, cached).cache_clear()
-    _installed = True
+    return []
 
 
 _clients: dict[tuple[str, str, str | None], Any] = {}
@@ -169,7 +168,7 @@ def _invoke_state_machine(pipe: Any, payload: str, region: str) -> None:
         raise PipeError(f"pipe {pipe.name}: target execution {status}")
 
 
-def drain(account: str = "123456789012", region: str = "us-east-1", max_batches: int = 1000) -> int:
+def drain(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) -> int:
     """Move every visible message of every running SQS-sourced pipe; returns batches sent."""
     batches = 0
     for pipe in list(pipes_backends[account][region].pipes.values()):

@@ -12,19 +12,18 @@ import threading
 from importlib import import_module
 from typing import Any
 
-from payops.localaws.moto_pin import require_pinned_moto
+from payops.localaws.core.patch import Patch
 
 SPEEDUPS: dict[str, str] = {
-    "sfn.parsed_definitions": "Every execution re-parses its whole ASL definition with ANTLR "
-    "(30-100 ms each here); now parsed once per definition, and each execution gets a program "
-    "no other running execution holds: a finished execution's, or a deep copy (2-30 ms).",
-    "sfn.task_clients": "Every Task state's service call built a new boto3 client (~10 ms); "
-    "now one per (region, service, endpoint), as boto3 clients are thread-safe.",
-    "sqs.send_message_attributes": "SendMessage computed every queue attribute, counting all "
-    "messages in the queue, to read ContentBasedDeduplication: O(queue depth) per send, so "
-    "queues without a local consumer made long replays quadratic.",
-    "events.input_paths": "Every rule delivery through moto (SQS, archive, log targets) "
-    "re-parsed each input path with a new jsonpath_ng yacc parser (~5 ms each).",
+    "sfn.parsed_definitions": (
+        "Every execution re-parses its whole ASL definition with ANTLR (30-100 ms each here); now"
+        " parsed once per definition, and each execution gets a program no other running "
+        "execution holds: a finished execution's, or a deep copy (2-30 ms)."
+    ),
+    "sfn.task_clients": (
+        "Every Task state's service call built a new boto3 client (~10 ms); now one per (region, "
+        "service, endpoint), as boto3 clients are thread-safe."
+    ),
 }
 
 # Modules that bind moto's boto_client_for by name (moto 5.2.5).
@@ -55,57 +54,15 @@ _PARSE_HOOKS = (
 )
 _IDLE_PROGRAMS = 8  # per definition: as many as executions of one machine usually overlap
 
-_lock = threading.Lock()
-_installed = False
-_originals: list[tuple[Any, str, Any]] = []
 
-
-def _patch(owner: Any, name: str, value: Any) -> None:
-    _originals.append((owner, name, owner.__dict__[name]))
-    setattr(owner, name, value)
-
-
-def install() -> None:
-    global _installed
-    require_pinned_moto("speedups")
-    with _lock:
-        if _installed:
-            return
-        try:
-            _install_parsed_definitions()
-            _install_task_clients()
-            _install_sqs_send_message()
-            _install_event_input_paths()
-        except Exception:
-            _restore()
-            raise
-        _installed = True
-
-
-def uninstall() -> None:
-    global _installed
-    with _lock:
-        _restore()
-        _installed = False
-
-
-def is_installed() -> bool:
-    return _installed
-
-
-def _restore() -> None:
-    while _originals:
-        owner, name, original = _originals.pop()
-        setattr(owner, name, original)
-
-
-def _install_parsed_definitions() -> None:
+def parsed_definitions_patches() -> list[Patch]:
     """Parse once; hand each execution a program no running execution holds.
 
     Parsed ASL components keep no per-execution state (that lives in the execution's
     Environment), so a finished execution's program can serve the next one. Only one execution
     at a time uses a program: a lazily set key (EvalComponent.heap_key) must not race.
     """
+    found: list[Patch] = []
     from moto.stepfunctions.parser.asl.parse import preprocessor
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -152,11 +109,13 @@ def _install_parsed_definitions() -> None:
                 if key in parsed and len(programs) < _IDLE_PROGRAMS:
                     programs.append(program)
 
-    _patch(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint)
-    _patch(ExecutionWorker, "_execution_logic", _execution_logic)
+    found.append(Patch(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint))
+    found.append(Patch(ExecutionWorker, "_execution_logic", _execution_logic))
+    return found
 
 
-def _install_task_clients() -> None:
+def task_clients_patches() -> list[Patch]:
+    found: list[Patch] = []
     from moto.core.models import botocore_stubber
     from moto.stepfunctions.parser.asl.utils import boto_client
 
@@ -180,64 +139,5 @@ def _install_task_clients() -> None:
     for name in _CLIENT_USERS:
         module = import_module(prefix + name)
         if module.__dict__.get("boto_client_for") is original:
-            _patch(module, "boto_client_for", boto_client_for)
-
-
-def _install_sqs_send_message() -> None:
-    from moto.sqs.models import Queue, SQSBackend
-
-    sending = threading.local()
-    original_send = SQSBackend.send_message
-    original_attributes = Queue.__dict__["attributes"]
-
-    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
-        sending.active = True
-        try:
-            return original_send(self, *args, **kwargs)
-        finally:
-            sending.active = False
-
-    def attributes(self: Any) -> dict[str, Any]:
-        if getattr(sending, "active", False):
-            # All send_message (and add_message) read is ContentBasedDeduplication, which only
-            # a FIFO queue has: the same value moto's full attribute dict would give.
-            if not self.fifo_queue:
-                return {}
-            value = getattr(self, "content_based_deduplication", "false")
-            return {"ContentBasedDeduplication": str(value).lower()}
-        return original_attributes.fget(self)
-
-    _patch(SQSBackend, "send_message", send_message)
-    _patch(Queue, "attributes", property(attributes))
-
-
-def _install_event_input_paths() -> None:
-    """moto's EventTemplateParser.parse, with each input path parsed once."""
-    import functools
-    import json
-
-    from jsonpath_ng.ext import parse as parse_uncached
-    from moto.events.utils import EventTemplateParser
-
-    parse = functools.lru_cache(maxsize=1024)(parse_uncached)  # parsed paths are immutable
-
-    def template_parse(
-        input_template: str, input_paths_map: dict[str, Any], event: Any
-    ) -> dict[str, Any]:
-        # Line for line moto 5.2.5's EventTemplateParser.parse, but for the cached parse.
-        template = input_template or EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
-        paths = input_paths_map or EventTemplateParser.DEFAULT_EVENT_INPUT_PATHS_MAP
-        for name in paths:
-            matches = parse(paths[name]).find(event)
-            result = EventTemplateParser._stringify(matches[0].value) if matches else None
-            if result:
-                template = template.replace(f"<{name}>", result)
-        defaults = {
-            "aws.events.event.json": event,
-            "aws.events.event.ingestion-time": event["ingestion-time"],
-        }
-        for name, value in defaults.items():
-            template = template.replace(f"<{name}>", EventTemplateParser._stringify(value))
-        return json.loads(template)
-
-    _patch(EventTemplateParser, "parse", staticmethod(template_parse))
+            found.append(Patch(module, "boto_client_for", boto_client_for))
+    return found

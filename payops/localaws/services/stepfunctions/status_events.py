@@ -11,22 +11,18 @@ not sent: nothing here listens for it.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from payops.localaws.moto_pin import require_pinned_moto
+from payops.localaws.core.patch import Patch
 
-BRIDGES: dict[str, str] = {
+GAPS: dict[str, str] = {
     "sfn.status_change_events": (
-        "a Standard execution that ends sends a Step Functions Execution Status Change event "
-        "to the default bus (moto sends none)"
+        "a Standard execution that ends sends a Step Functions Execution Status Change event to "
+        "the default bus (moto sends none)"
     ),
 }
-
-_lock = threading.Lock()
-_originals: dict[str, tuple[Any, str, Any]] = {}
 
 
 def _millis(value: Any) -> int | None:
@@ -79,28 +75,14 @@ def _send(execution: Any) -> None:
 
 
 def _terminated(self: Any) -> None:
-    _originals["terminated"][2](self)
+    _BASE_EXECUTION_WORKER_COMMUNICATION_TERMINATED.original(self)
     _send(self.execution)
 
 
-def install() -> None:
-    require_pinned_moto("status_events")
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-
-    with _lock:
-        if _originals:
-            return
-        owner = BaseExecutionWorkerCommunication
-        _originals["terminated"] = (owner, "terminated", owner.__dict__["terminated"])
-        owner.terminated = _terminated
-
-
-def uninstall() -> None:
-    with _lock:
-        for owner, attribute, original in _originals.values():
-            setattr(owner, attribute, original)
-        _originals.clear()
-
-
-def is_installed() -> bool:
-    return bool(_originals)
+# The moto attributes this module replaces.
+_BASE_EXECUTION_WORKER_COMMUNICATION_TERMINATED = Patch(
+    "moto.stepfunctions.parser.backend.execution:BaseExecutionWorkerCommunication",
+    "terminated",
+    _terminated,
+)
+PATCHES = (_BASE_EXECUTION_WORKER_COMMUNICATION_TERMINATED,)

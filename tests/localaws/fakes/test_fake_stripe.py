@@ -10,7 +10,7 @@ import pytest
 import requests
 import stripe
 
-from payops.localaws.fake_stripe import FakeStripe, parse_form
+from payops.localaws.fakes.fake_stripe import FakeStripe, parse_form
 
 API_KEY = "sk_test_" + "local"  # built at runtime, far from a real key's shape
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

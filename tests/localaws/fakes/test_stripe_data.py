@@ -12,10 +12,10 @@ import pytest
 import requests
 
 from payops.cli import main
-from payops.localaws.fake_stripe import FakeStripe
-from payops.localaws.stripe_catalogue import Catalogue, StripeDataError
+from payops.localaws.fakes.fake_stripe import FakeStripe
+from payops.localaws.fakes.stripe_catalogue import Catalogue, StripeDataError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "examples" / "stripe-data"
 LINK_ORDER = ROOT / "examples" / "events" / "10-payment-link-order-paid.json"
 AUTH = {"Authorization": "Bearer sk_test_" + "local"}

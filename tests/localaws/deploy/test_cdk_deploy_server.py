@@ -62,7 +62,7 @@ def run(command: list[str], env: dict[str, str]) -> float:
 def test_server_runs_every_bridge(running: local_server.LocalAwsServer) -> None:
     assert running.endpoint_url == f"http://localhost:{running.port}"
     assert running.env()["AWS_ENDPOINT_URL"] == running.endpoint_url
-    assert running.bridges["cloudformation_bridge"] == "installed"
+    assert running.bridges["cloudformation"] == "installed"
     # A type moto's CloudFormation skips, created through the server by the bridge.
     template = {
         "Resources": {

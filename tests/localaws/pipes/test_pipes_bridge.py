@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payops.localaws import pipes_bridge
+from payops.localaws.services import pipes as pipes_bridge
 
 REGION = "us-east-1"
 SUCCEED_UNLESS_POISON = {

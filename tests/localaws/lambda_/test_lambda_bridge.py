@@ -20,8 +20,8 @@ import pytest
 import requests
 from moto import mock_aws
 
-from payops.localaws import lambda_bridge
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.recorder import RECORDER
+from payops.localaws.services import lambda_ as lambda_bridge
 
 REGION = "us-east-1"
 
@@ -241,8 +241,8 @@ def test_install_is_idempotent_and_bridges_are_described(bridge: None) -> None:
     patched = LambdaFunction.invoke
     lambda_bridge.install()
     assert LambdaFunction.invoke is patched
-    assert lambda_bridge.BRIDGES and all(
-        isinstance(v, str) and v and "\n" not in v for v in lambda_bridge.BRIDGES.values()
+    assert lambda_bridge.invoke.GAPS and all(
+        isinstance(v, str) and v and "\n" not in v for v in lambda_bridge.invoke.GAPS.values()
     )
 
 

@@ -1,4 +1,5 @@
-"""Speed-ups (payops.localaws.speedups): plain moto's cost shown, then the same results cheaper.
+"""Speed-ups (each service's speedups.py, installed through
+payops.localaws.core.registry.SPEEDUPS): plain moto's cost shown, then the same results cheaper.
 
 Each definition is parsed once and copied per execution, Task states reuse boto3 clients, and
 SendMessage no longer counts the whole queue; executions and queues must behave as before.
@@ -17,8 +18,8 @@ import pytest
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from payops.localaws import speedups
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.core.registry import SPEEDUPS as speedups
+from payops.localaws.services import stepfunctions as sfb
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/local-sfn"

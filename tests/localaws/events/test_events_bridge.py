@@ -17,8 +17,8 @@ import requests
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from payops.localaws import events_bridge
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.recorder import RECORDER
+from payops.localaws.services import events as events_bridge
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -562,7 +562,9 @@ def test_install_is_pinned_idempotent_and_described(
     patched = Rule.send_to_targets
     events_bridge.install()
     assert Rule.send_to_targets is patched
-    assert all(isinstance(v, str) and v and "\n" not in v for v in events_bridge.BRIDGES.values())
+    assert all(
+        isinstance(v, str) and v and "\n" not in v for v in events_bridge.targets.GAPS.values()
+    )
     monkeypatch.setattr(moto, "__version__", "5.3.0")
     with pytest.raises(RuntimeError, match="moto==5.2.5"):
         events_bridge.install()

@@ -31,9 +31,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from payops.localaws import stepfunctions_bridge as sfb
-from payops.localaws.fake_stripe import FakeStripe
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.recorder import RECORDER
+from payops.localaws.fakes.fake_stripe import FakeStripe
+from payops.localaws.services import stepfunctions as sfb
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -188,7 +188,7 @@ def test_bridges_are_registered_and_uninstall_restores_moto(bridge: Bridge) -> N
         state_task_factory,
     )
 
-    assert set(sfb.BRIDGES) == {
+    assert set(sfb.tasks.GAPS) == {
         "sfn.simulated_wait",
         "sfn.simulated_retry_backoff",
         "sfn.http_invoke",
@@ -200,7 +200,7 @@ def test_bridges_are_registered_and_uninstall_restores_moto(bridge: Bridge) -> N
         "sfn.jsonpath_definite",
         "sfn.server_endpoint",
     }
-    assert all(text and "\n" not in text for text in sfb.BRIDGES.values())
+    assert all(text and "\n" not in text for text in sfb.tasks.GAPS.values())
     bridged = state_task_factory.state_task_service_for
     bridge.off()
     assert not sfb.is_installed()

@@ -14,7 +14,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from payops.localaws import cloudformation_bridge as bridge
+from payops.localaws.core import registry
+from payops.localaws.core.conditions import condition_holds
+from payops.localaws.services import cloudformation as bridge
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -120,9 +122,9 @@ def test_install_is_idempotent_and_uninstall_restores_moto() -> None:
 
 
 def test_every_bridge_is_described() -> None:
-    for resource_type in bridge.RESOURCE_BRIDGES:
-        assert resource_type in bridge.BRIDGES, resource_type
-    assert all(isinstance(text, str) and text for text in bridge.BRIDGES.values())
+    for resource_type in registry.resource_bridges():
+        assert resource_type in registry.gaps(), resource_type
+    assert all(isinstance(text, str) and text for text in registry.gaps().values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -628,7 +630,7 @@ def test_bucket_policy_is_put_and_its_conditions_are_evaluated() -> None:
     ],
 )
 def test_condition_evaluation(condition: dict[str, Any], holds: bool) -> None:
-    assert bridge.condition_holds(condition) is holds
+    assert condition_holds(condition) is holds
 
 
 def test_bucket_properties_moto_ignores_are_applied() -> None:

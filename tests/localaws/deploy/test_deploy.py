@@ -14,8 +14,9 @@ from conftest import Synthesized
 from moto import mock_aws
 
 from payops.localaws import deploy as deploy_module
-from payops.localaws import lambda_bridge
+from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.deploy import DeployError, assert_deployed, deploy, read_assembly
+from payops.localaws.services import lambda_ as lambda_bridge
 
 REGION = "us-east-1"
 
@@ -415,8 +416,9 @@ def test_an_uncreatable_type_fails_before_anything_is_created(tmp_path: Path, aw
     with pytest.raises(DeployError) as error:
         deploy(assembly, "Sink")
     assert error.value.problems == [
-        "Nightly AWS::Scheduler::Schedule: cannot be created by the local AWS (moto 5.2.5); "
-        "bridge it in cloudformation_bridge.py"
+        "Nightly AWS::Scheduler::Schedule: cannot be created by the local AWS "
+        f"(moto {MOTO_VERSION}); "
+        "bridge it in payops/localaws/services/<svc>/resources.py"
     ]
     assert aws("cloudformation").list_stacks()["StackSummaries"] == []
 
