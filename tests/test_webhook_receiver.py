@@ -322,7 +322,7 @@ def test_envelope_on_the_bus_equals_the_partner_path(aws: LocalAws) -> None:
 
     [message] = aws.messages()
     message.pop("ingestion-time", None)  # moto-only field
-    # moto 5.2.5's default target input drops "account", which real EventBridge delivers.
+    # the pinned moto's default target input drops "account", which real EventBridge delivers.
     assert set(message) | {"account"} == ENVELOPE_KEYS
     # What Stripe's EventBridge destination delivers for the same event in this account/region
     # (docs.stripe.com/event-destinations/eventbridge#event-structure): only id and source differ.

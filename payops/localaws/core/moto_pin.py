@@ -11,7 +11,7 @@ def require_pinned_moto(bridge: str) -> None:
 
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(
-            f"payops.localaws.{bridge} is pinned to moto {MOTO_VERSION}: it patches "
+            f"payops.localaws.services.{bridge} is pinned to moto {MOTO_VERSION}: it patches "
             f"moto=={MOTO_VERSION} internals; found moto=={moto.__version__}. "
             "Re-check the bridge against that version."
         )

@@ -1,4 +1,5 @@
-"""The CloudFormation bridges: each test shows moto 5.2.5's gap (bridge off) and the fix (on)."""
+"""The CloudFormation bridges: each test shows the pinned moto's gap (bridge off) and the fix
+(on)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from moto import mock_aws
 
 from payops.localaws.core import registry
 from payops.localaws.core.conditions import condition_holds
+from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.services import cloudformation as bridge
 
 REGION = "us-east-1"
@@ -100,7 +102,7 @@ def arn_of(logical_id: str) -> dict[str, Any]:
 def test_install_is_pinned_to_moto_5_2_5(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto, "__version__", "5.2.6")
     bridge.uninstall()
-    with pytest.raises(RuntimeError, match="moto==5.2.5"):
+    with pytest.raises(RuntimeError, match=f"moto=={MOTO_VERSION}"):
         bridge.install()
     assert not bridge.is_installed()
 

@@ -1,4 +1,4 @@
-"""The EventBridge bridges: each test shows moto 5.2.5's gap, then the bridged behaviour."""
+"""The EventBridge bridges: each test shows the pinned moto's gap, then the bridged behaviour."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import requests
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services import events as events_bridge
 
@@ -566,7 +567,7 @@ def test_install_is_pinned_idempotent_and_described(
         isinstance(v, str) and v and "\n" not in v for v in events_bridge.targets.GAPS.values()
     )
     monkeypatch.setattr(moto, "__version__", "5.3.0")
-    with pytest.raises(RuntimeError, match="moto==5.2.5"):
+    with pytest.raises(RuntimeError, match=f"moto=={MOTO_VERSION}"):
         events_bridge.install()
 
 

@@ -1,4 +1,4 @@
-"""The Lambda bridge: handlers run in-process, like Lambda, where moto 5.2.5 needs Docker."""
+"""The Lambda bridge: handlers run in-process, like Lambda, where the pinned moto needs Docker."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 import requests
 from moto import mock_aws
 
+from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services import lambda_ as lambda_bridge
 
@@ -231,7 +232,7 @@ def test_async_and_tail_invocations(lam: object, bridge: None) -> None:
 
 def test_install_is_pinned_to_the_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto, "__version__", "5.2.6")
-    with pytest.raises(RuntimeError, match="moto==5.2.5"):
+    with pytest.raises(RuntimeError, match=f"moto=={MOTO_VERSION}"):
         lambda_bridge.install()
 
 

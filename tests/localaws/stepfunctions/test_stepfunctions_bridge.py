@@ -1,4 +1,5 @@
-"""The Step Functions bridges: each gap is shown on plain moto 5.2.5, then the bridged behaviour.
+"""The Step Functions bridges: each gap is shown on the plain pinned moto, then the bridged
+behaviour.
 
 Executions run for real in moto (`execute_state_machine`); tests poll describe_execution.
 """
@@ -31,6 +32,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.fakes.fake_stripe import FakeStripe
 from payops.localaws.services import stepfunctions as sfb
@@ -179,7 +181,7 @@ def test_install_refuses_another_moto_version(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(moto, "__version__", "5.2.6")
-    with pytest.raises(RuntimeError, match="pinned to moto 5.2.5"):
+    with pytest.raises(RuntimeError, match=f"pinned to moto {MOTO_VERSION}"):
         sfb.install()
 
 

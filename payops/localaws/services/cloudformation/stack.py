@@ -1,4 +1,5 @@
-"""CloudFormation bridges: moto 5.2.5 creates what CloudFormation would create from our template.
+"""CloudFormation bridges: the pinned moto creates what CloudFormation would create from our
+template.
 
 moto's CloudFormation skips every resource type it has no model for (with a log warning), so a
 stack can reach CREATE_COMPLETE with its subscriptions, secrets or alarms missing. `install()`
@@ -19,7 +20,8 @@ physical id for `Ref`, attributes for `Fn::GetAtt`, `delete()` for stack deletio
 not subclass moto's CloudFormationModel on purpose: moto builds its type map from that class's
 subclasses, and these must exist only while installed (tests show each gap with them removed).
 
-Pinned to moto 5.2.5: `install()` refuses any other version, the patched internals are private.
+Pinned to one moto (core/moto_pin.py): `install()` refuses any other version, the patched
+internals are private.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Successful writes are recorded as "table_write" facts; a write refused by its condition is not a
 write and is not recorded. One behaviour is changed, in the same hook: writes run one at a time.
-moto 5.2.5 reads the item, evaluates the ConditionExpression and writes without a lock, so two
+the pinned moto reads the item, evaluates the ConditionExpression and writes without a lock, so two
 threads (two executions claiming one Stripe event) can both pass `attribute_not_exists(pk)`;
 DynamoDB's conditional writes are atomic per item. Idempotency depends on this.
 """

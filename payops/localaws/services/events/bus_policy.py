@@ -1,4 +1,5 @@
-"""Event bus resource policies on PutEvents: moto 5.2.5 stores a bus's policy and never reads it.
+"""Event bus resource policies on PutEvents: the pinned moto stores a bus's policy and never
+reads it.
 
 AWS evaluates the bus policy on every PutEvents: an explicit Deny in it refuses the entry for
 that caller, whatever the caller's own IAM policies allow. The webhook stack relies on that (its

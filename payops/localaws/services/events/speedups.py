@@ -21,7 +21,7 @@ def event_input_paths_patches() -> list[Patch]:
     def template_parse(
         input_template: str, input_paths_map: dict[str, Any], event: Any
     ) -> dict[str, Any]:
-        # Line for line moto 5.2.5's EventTemplateParser.parse, but for the cached parse.
+        # Line for line the pinned moto's EventTemplateParser.parse, but for the cached parse.
         template = input_template or EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
         paths = input_paths_map or EventTemplateParser.DEFAULT_EVENT_INPUT_PATHS_MAP
         for name in paths:

@@ -1,4 +1,5 @@
-"""EventBridge bridges: where moto 5.2.5 delivers events differently from AWS, deliver like AWS.
+"""EventBridge bridges: where the pinned moto delivers events differently from AWS, deliver
+like AWS.
 
 `install()` patches moto's own classes in place, so the same process gets the fixes under
 `mock_aws` and under `ThreadedMotoServer`:

@@ -1,4 +1,5 @@
-"""Lambda bridge: run a function's Python handler in this process (moto 5.2.5 needs Docker for it).
+"""Lambda bridge: run a function's Python handler in this process (the pinned moto needs
+Docker for it).
 
 `install()` replaces `moto.awslambda.models.LambdaFunction.invoke`, the one place every caller
 goes through (boto3 `lambda.invoke` under `mock_aws` and under `ThreadedMotoServer`, SNS and SQS

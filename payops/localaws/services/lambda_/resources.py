@@ -34,22 +34,6 @@ class LambdaUrl(BridgedResource):
         )
 
 
-def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    api: dict[str, Any] = {
-        "AllowedMethod": rule["AllowedMethods"],
-        "AllowedOrigin": rule["AllowedOrigins"],
-    }
-    if rule.get("AllowedHeaders"):
-        api["AllowedHeader"] = rule["AllowedHeaders"]
-    if rule.get("ExposedHeaders"):
-        api["ExposeHeader"] = rule["ExposedHeaders"]
-    if rule.get("MaxAge") is not None:
-        api["MaxAgeSeconds"] = str(rule["MaxAge"])
-    if rule.get("Id"):
-        api["ID"] = rule["Id"]
-    return api
-
-
 class LambdaFunction(ExtendsMoto):
     TYPE = "AWS::Lambda::Function"
     _PASSED = (

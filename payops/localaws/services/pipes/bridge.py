@@ -1,6 +1,7 @@
 """EventBridge Pipes in the local AWS: SQS source -> Step Functions target, as AWS runs them.
 
-moto 5.2.5 stores pipes (create/describe) but never moves a message, and its CloudFormation has no
+The pinned moto stores pipes (create/describe) but never moves a message, and its
+CloudFormation has no
 AWS::Pipes::Pipe. This bridge adds both: the CloudFormation resource (created on moto's own pipes
 backend) and `drain()`, which the local AWS calls while settling: it reads each running pipe's
 source queue and invokes the target like Pipes does. A failed batch is not deleted, so SQS's

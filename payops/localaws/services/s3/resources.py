@@ -7,8 +7,12 @@ from typing import Any
 
 from payops.localaws.core.conditions import condition_holds
 from payops.localaws.core.patch import Patch
-from payops.localaws.core.resources import BridgedResource, ExtendsMoto, as_bool, json_text
-from payops.localaws.services.lambda_.resources import _cors_rule
+from payops.localaws.core.resources import (
+    BridgedResource,
+    ExtendsMoto,
+    as_bool,
+    json_text,
+)
 
 
 class S3BucketPolicy(BridgedResource):
@@ -57,6 +61,22 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
             {"NoncurrentDays": t["TransitionInDays"], "StorageClass": t["StorageClass"]}
             for t in nv_transitions
         ]
+    return api
+
+
+def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    api: dict[str, Any] = {
+        "AllowedMethod": rule["AllowedMethods"],
+        "AllowedOrigin": rule["AllowedOrigins"],
+    }
+    if rule.get("AllowedHeaders"):
+        api["AllowedHeader"] = rule["AllowedHeaders"]
+    if rule.get("ExposedHeaders"):
+        api["ExposeHeader"] = rule["ExposedHeaders"]
+    if rule.get("MaxAge") is not None:
+        api["MaxAgeSeconds"] = str(rule["MaxAge"])
+    if rule.get("Id"):
+        api["ID"] = rule["Id"]
     return api
 
 

@@ -1,8 +1,8 @@
-"""Speed-ups for moto 5.2.5: same behaviour, less work per call (found profiling long replays).
+"""Speed-ups for the pinned moto: same behaviour, less work per call (found profiling long replays).
 
 Not gaps in what moto does but in how fast: each is listed in `SPEEDUPS`, installed with the
 bridges, undone by `uninstall()`, and has a test showing plain moto's cost and the same results.
-Pinned to moto 5.2.5 like the bridges: the patched internals are private.
+Pinned like the bridges (core/moto_pin.py): the patched internals are private.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SPEEDUPS: dict[str, str] = {
     ),
 }
 
-# Modules that bind moto's boto_client_for by name (moto 5.2.5).
+# Modules that bind moto's boto_client_for by name (the pinned moto).
 _CLIENT_USERS = (
     "state_map.result_writer.resource_eval.resource_eval_s3",
     "state_map.item_reader.eval.resource_eval_s3",

@@ -1,4 +1,4 @@
-"""Step Functions "Execution Status Change" events on the default bus (moto 5.2.5 sends none).
+"""Step Functions "Execution Status Change" events on the default bus (the pinned moto sends none).
 
 AWS sends one event per status change of a Standard execution to the account's default bus
 (source `aws.states`); Express executions send none. The stack's workflow backstop rule

@@ -1,4 +1,4 @@
-"""Bridges over moto 5.2.5's Step Functions interpreter (moto/stepfunctions/parser/).
+"""Bridges over the pinned moto's Step Functions interpreter (moto/stepfunctions/parser/).
 
 moto executes ASL for real when `execute_state_machine` is on, but some integrations our workflows
 use are missing or broken. Each bridge below subclasses or patches moto's own classes in place,
@@ -6,8 +6,8 @@ is registered by name in `BRIDGES` with the gap it closes, and has a test that p
 (without `install()`) and the fix. Patches are class-level, so they hold for `mock_aws` and for a
 `ThreadedMotoServer` running in the same process.
 
-Pinned to moto 5.2.5: `install()` refuses any other version, because the patched internals are
-private and change between releases.
+Pinned to one moto (core/moto_pin.py): `install()` refuses any other version, because the
+patched internals are private and change between releases.
 """
 
 from __future__ import annotations
