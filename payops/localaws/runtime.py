@@ -30,6 +30,7 @@ from payops.localaws.core.recorder import RECORDER
 from payops.settings import Settings
 
 SETTLE_TIMEOUT_S = 120.0
+_SETTLE_POLL_S = 0.05  # longest wait between looks when no ending is signalled
 FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 # The raw-events topic feeds machines (chat, ticket, audit queues); every other topic is read
 # by staff.
@@ -353,19 +354,28 @@ class LocalAws:
         return list(self._unfinished.values())
 
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
-        """Wait until no execution runs and no pipe has work: the system is at rest."""
-        from payops.localaws.services import pipes
+        """Wait until no execution runs and no pipe has work: the system is at rest.
+
+        Pipes are pumped, not drained: the sender is never blocked on a pipe's target, whose
+        execution runs beside the others and settles its batch when it ends.
+
+        Woken by each execution's ending rather than sleep-polling; the short wait bound only
+        covers an ending the signal cannot see (a test that lifts the status-events patch).
+        """
+        from payops.localaws.services import pipes, stepfunctions
 
         deadline = time.monotonic() + timeout
         while True:
-            moved = pipes.drain(ACCOUNT, REGION)
+            seen = stepfunctions.endings()
+            moved = pipes.pump(ACCOUNT, REGION)  # starts targets, never waits for them
             running = self._running()
-            if not running and not moved:
+            if not running and not moved and not pipes.pending():
                 return
             if time.monotonic() > deadline:
                 names = ", ".join(e.name for e in running)
                 raise LocalAwsError(f"not settled after {timeout:.0f} s; still running: {names}")
-            time.sleep(0.01)
+            if running:
+                stepfunctions.wait_for_an_ending(seen, _SETTLE_POLL_S)
 
     def _dead_letter_queues(self) -> dict[str, str]:
         """url -> name of every queue that is some queue's or rule target's dead-letter queue.

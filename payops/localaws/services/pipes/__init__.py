@@ -11,7 +11,14 @@ from __future__ import annotations
 from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
 from payops.localaws.services.pipes import bridge, checks
-from payops.localaws.services.pipes.bridge import CfnPipe, PipeError, drain, set_endpoint_url
+from payops.localaws.services.pipes.bridge import (
+    CfnPipe,
+    PipeError,
+    drain,
+    pending,
+    pump,
+    set_endpoint_url,
+)
 
 PATCHES = Patches(
     "pipes",
@@ -24,11 +31,13 @@ SERVICE = Service(
     patches=PATCHES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    provides=("drain",),
+    provides=("drain", "pump", "pending"),
 )
 install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
 
 __all__ = [
+    "pending",
+    "pump",
     "CfnPipe",
     "PATCHES",
     "PipeError",

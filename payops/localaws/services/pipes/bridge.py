@@ -147,7 +147,14 @@ def _records(messages: list[dict[str, Any]], source_arn: str, region: str) -> li
     ]
 
 
-def _invoke_state_machine(pipe: Any, payload: str, region: str) -> None:
+# Batches whose REQUEST_RESPONSE execution still runs: execution ARN -> (pipe, queue URL,
+# messages). The messages stay invisible meanwhile; the execution's end deletes them (success) or
+# makes them visible again (failure), so the queue's redrive policy counts the attempt, as on AWS.
+_pending: dict[str, tuple[Any, str, list[dict[str, Any]]]] = {}
+_IN_FLIGHT_VISIBILITY_S = 300  # longer than any local execution: never received twice at once
+
+
+def _start(pipe: Any, payload: str, region: str) -> tuple[str, str]:
     sfn = _client("stepfunctions", region)
     params = (pipe.target_parameters or {}).get("StepFunctionStateMachineParameters", {})
     invocation = params.get("InvocationType", "FIRE_AND_FORGET")
@@ -155,56 +162,119 @@ def _invoke_state_machine(pipe: Any, payload: str, region: str) -> None:
         stateMachineArn=pipe.target, name=f"pipe-{uuid.uuid4().hex[:20]}", input=payload
     )
     RECORDER.record("pipe_invoked", pipe=pipe.name, target=pipe.target, invocation=invocation)
-    if invocation != "REQUEST_RESPONSE":
-        return
-    deadline = time.monotonic() + 60
-    while True:  # REQUEST_RESPONSE: the batch succeeds only if the execution does
-        status = sfn.describe_execution(executionArn=execution["executionArn"])["status"]
-        if status != "RUNNING":
-            break
-        if time.monotonic() > deadline:
-            raise PipeError(f"pipe {pipe.name}: target execution still running after 60 s")
-        time.sleep(0.005)
-    if status != "SUCCEEDED":
-        raise PipeError(f"pipe {pipe.name}: target execution {status}")
+    return execution["executionArn"], invocation
 
 
-def drain(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) -> int:
-    """Move every visible message of every running SQS-sourced pipe; returns batches sent."""
-    batches = 0
+def _status(execution_arn: str, region: str) -> str:
+    return str(
+        _client("stepfunctions", region).describe_execution(executionArn=execution_arn)["status"]
+    )
+
+
+def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
+    _client("sqs", region).delete_message_batch(
+        QueueUrl=queue_url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ],
+    )
+
+
+def _finish(region: str) -> int:
+    """Settle the batches whose execution has ended; returns how many were settled."""
+    finished = 0
+    for execution_arn, (pipe, queue_url, messages) in list(_pending.items()):
+        try:
+            status = _status(execution_arn, region)
+        except Exception:  # its account was reset (a new mock_aws): nothing left to settle
+            del _pending[execution_arn]
+            continue
+        if status == "RUNNING":
+            continue
+        del _pending[execution_arn]
+        finished += 1
+        if status == "SUCCEEDED":  # REQUEST_RESPONSE: the batch succeeds only if the execution does
+            _delete(queue_url, messages, region)
+            continue
+        error = PipeError(f"pipe {pipe.name}: target execution {status}")
+        RECORDER.record("pipe_failed", pipe=pipe.name, error=str(error))
+        _client("sqs", region).change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages)
+            ],
+        )
+    return finished
+
+
+def _visible(queue_name: str, account: str, region: str) -> bool:
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[account][region].queues.get(queue_name)
+    return queue is not None and any(m.visible for m in queue._messages)
+
+
+def pump(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) -> int:
+    """One step of every running SQS-sourced pipe, without waiting for its target: settle the
+    batches whose execution ended, start one for each visible batch. Returns the batches
+    started or settled; `pending()` counts those whose execution still runs."""
+    settled = _finish(region) if _pending else 0
+    return settled + _start_batches(account, region, max_batches)
+
+
+def _start_batches(account: str, region: str, max_batches: int) -> int:
+    moved = 0
     for pipe in list(pipes_backends[account][region].pipes.values()):
         if pipe.desired_state == "STOPPED" or ":sqs:" not in pipe.source:
             continue
         if ":states:" not in pipe.target:
             raise PipeError(f"pipe {pipe.name}: target {pipe.target} is not emulated locally")
+        queue_name = pipe.source.rsplit(":", 1)[1]
+        if not _visible(queue_name, account, region):
+            continue  # read from the backend: no API round trip per pipe per settle step
         sqs = _client("sqs", region)
-        queue_url = sqs.get_queue_url(QueueName=pipe.source.rsplit(":", 1)[1])["QueueUrl"]
+        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         size = (pipe.source_parameters or {}).get("SqsQueueParameters", {}).get("BatchSize", 10)
         for _ in range(max_batches):  # bounded: a queue without a DLQ must not spin forever
-            # Visibility 0: a failed batch is seen again at once; its receive count still rises,
-            # so the queue's redrive policy dead-letters it after maxReceiveCount, as on AWS.
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=min(size, 10),
-                VisibilityTimeout=0,
+                VisibilityTimeout=_IN_FLIGHT_VISIBILITY_S,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
                 break
-            batches += 1
-            try:
-                _invoke_state_machine(
-                    pipe, json.dumps(_records(messages, pipe.source, region)), region
-                )
-            except PipeError as err:
-                RECORDER.record("pipe_failed", pipe=pipe.name, error=str(err))
-                continue
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages)
-                ],
+            moved += 1
+            execution_arn, invocation = _start(
+                pipe, json.dumps(_records(messages, pipe.source, region)), region
             )
-    return batches
+            if invocation == "REQUEST_RESPONSE":
+                _pending[execution_arn] = (pipe, queue_url, messages)
+            else:
+                _delete(queue_url, messages, region)
+    return moved
+
+
+def pending() -> int:
+    return len(_pending)
+
+
+def drain(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) -> int:
+    """Move every visible message of every running SQS-sourced pipe, waiting for each
+    REQUEST_RESPONSE target (and retrying failed batches) until nothing is left to move;
+    returns the batches sent."""
+    sent = 0
+    deadline = time.monotonic() + 60
+    for _ in range(max_batches):
+        settled = _finish(region) if _pending else 0
+        started = _start_batches(account, region, max_batches)
+        sent += started
+        if not started and not settled and not _pending:
+            return sent
+        if time.monotonic() > deadline:
+            raise PipeError(f"pipes still have work after 60 s: {len(_pending)} batches pending")
+        if _pending:
+            time.sleep(0.005)
+    return sent

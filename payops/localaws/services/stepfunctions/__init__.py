@@ -33,6 +33,7 @@ from payops.localaws.services.stepfunctions import (
     status_events,
     tasks,
 )
+from payops.localaws.services.stepfunctions.endings import endings, wait_for_an_ending
 from payops.localaws.services.stepfunctions.http_task import (
     RealNetworkCallBlocked,
     http_routes,
@@ -75,6 +76,8 @@ SERVICE = Service(
 install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
 
 __all__ = [
+    "endings",
+    "wait_for_an_ending",
     "PATCHES",
     "RealNetworkCallBlocked",
     "SERVICE",

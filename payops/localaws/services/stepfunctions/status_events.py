@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from payops.localaws.core.patch import Patch
+from payops.localaws.services.stepfunctions import endings
 
 GAPS: dict[str, str] = {
     "sfn.status_change_events": (
@@ -76,7 +77,10 @@ def _send(execution: Any) -> None:
 
 def _terminated(self: Any) -> None:
     _BASE_EXECUTION_WORKER_COMMUNICATION_TERMINATED.original(self)
-    _send(self.execution)
+    try:
+        _send(self.execution)
+    finally:
+        endings.ended()  # after the event: what it started is already running
 
 
 # The moto attributes this module replaces.
