@@ -111,8 +111,9 @@ def table(results: dict[str, Any]) -> str:
     b = results.get("replay_before")
     if r and b:
         lines.append(
-            f"| local replay before the last `--replay-only` run, {b['history']['events']:,} "
-            f"events | {b['events_per_s']:.1f} events/s ({b['replay_s']:.0f} s) | now: "
+            f"| local replay before the last `--replay-only` run ({r.get('date', '-')}), "
+            f"{b['history']['events']:,} events, measured {b.get('date', results['date'])} | "
+            f"{b['events_per_s']:.1f} events/s ({b['replay_s']:.0f} s) | now: "
             f"{r['events_per_s']:.1f} events/s | {r['events_per_s'] / b['events_per_s']:.2f}x |"
         )
     w = results.get("receiver")
@@ -238,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         if "replay" in results:
             results["replay_before"] = results["replay"]
         results["replay"] = replay.measure(args.replay_events)
+        results["replay"]["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
         args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         _write(results, args)
         return 0
