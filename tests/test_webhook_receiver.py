@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from stripe_signing import make_signing_secret, sign
 
+from payops.localaws.core.account import REGION
+
 HANDLER_PATH = Path(__file__).resolve().parents[1] / "functions" / "webhook_receiver" / "handler.py"
-REGION = "us-east-1"
 BUS_NAME = "payops-stripe-webhooks"
 SOURCE = "payops.stripe-webhook"
 # The envelope keys EventBridge delivers to targets (moto adds "ingestion-time" on top).

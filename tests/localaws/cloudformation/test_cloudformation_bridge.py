@@ -16,12 +16,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from payops.localaws.core import registry
+from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.conditions import condition_holds
 from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.services import cloudformation as bridge
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 ROLE_DOC = {
     "Version": "2012-10-17",
     "Statement": [

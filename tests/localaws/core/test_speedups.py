@@ -18,10 +18,10 @@ import pytest
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+from payops.localaws.core.account import REGION
 from payops.localaws.core.registry import SPEEDUPS as speedups
 from payops.localaws.services import stepfunctions as sfb
 
-REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/local-sfn"
 
 

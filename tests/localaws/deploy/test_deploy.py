@@ -14,11 +14,10 @@ from conftest import Synthesized
 from moto import mock_aws
 
 from payops.localaws import deploy as deploy_module
+from payops.localaws.core.account import REGION
 from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.deploy import DeployError, assert_deployed, deploy, read_assembly
 from payops.localaws.services import lambda_ as lambda_bridge
-
-REGION = "us-east-1"
 
 
 @pytest.fixture

@@ -17,12 +17,11 @@ import requests
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services import events as events_bridge
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 PARTNER = "aws.partner/stripe.com/ed_test_61LocalBridge"
 SOURCE = "payops.test"
 

@@ -20,11 +20,10 @@ import pytest
 import requests
 from moto import mock_aws
 
+from payops.localaws.core.account import REGION
 from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services import lambda_ as lambda_bridge
-
-REGION = "us-east-1"
 
 
 def zipped(files: dict[str, str]) -> bytes:

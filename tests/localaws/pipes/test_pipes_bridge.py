@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from payops.localaws.core.account import REGION
 from payops.localaws.services import pipes as pipes_bridge
 
-REGION = "us-east-1"
 SUCCEED_UNLESS_POISON = {
     "StartAt": "First",
     "States": {

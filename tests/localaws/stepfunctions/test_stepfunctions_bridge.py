@@ -32,13 +32,12 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.fakes.fake_stripe import FakeStripe
 from payops.localaws.services import stepfunctions as sfb
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/local-sfn"
 API_KEY = "sk_test_" + "local"  # built at runtime, far from a real key's shape
 _names = itertools.count()
