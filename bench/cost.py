@@ -151,8 +151,9 @@ def observe(event_file: Path = PAID_ORDER) -> dict[str, Any]:
     from moto.dynamodb.models import dynamodb_backends
 
     from payops.envelope import load_events
-    from payops.localaws.recorder import RECORDER
-    from payops.localaws.runtime import ACCOUNT, REGION, LocalAws
+    from payops.localaws.core.account import ACCOUNT, REGION
+    from payops.localaws.core.recorder import RECORDER
+    from payops.localaws.runtime import LocalAws
 
     counts = _Counts()
     with LocalAws({"ingress": "partner"}, stripe_data=STRIPE_DATA) as local:

@@ -108,6 +108,14 @@ def table(results: dict[str, Any]) -> str:
             f"({r['replay_s']:.0f} s) | deploy into the local AWS first: "
             f"{r['synth_s'] + r['deploy_s']:.1f} s | - |"
         )
+    b = results.get("replay_before")
+    if r and b:
+        lines.append(
+            f"| local replay before the last `--replay-only` run ({r.get('date', '-')}), "
+            f"{b['history']['events']:,} events, measured {b.get('date', results['date'])} | "
+            f"{b['events_per_s']:.1f} events/s ({b['replay_s']:.0f} s) | now: "
+            f"{r['events_per_s']:.1f} events/s | {r['events_per_s'] / b['events_per_s']:.2f}x |"
+        )
     w = results.get("receiver")
     if w:
         ours, base = w["stripe library (handler.py)"], w["plain hmac (baseline)"]
@@ -206,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         "--from-results", action="store_true", help="only re-render the table from --out"
     )
     parser.add_argument(
+        "--replay-only",
+        action="store_true",
+        help="re-measure only the local replay into --out (the previous figure is kept beside "
+        "it as the one before), then re-render",
+    )
+    parser.add_argument(
         "--cost-only",
         action="store_true",
         help="re-measure only the cost per paid order (~30 s) into --out, then re-render",
@@ -219,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.from_results:
         _write(json.loads(args.out.read_text()), args)
+        return 0
+    if args.replay_only:
+        results = json.loads(args.out.read_text())
+        if "replay" in results:
+            results["replay_before"] = results["replay"]
+        results["replay"] = replay.measure(args.replay_events)
+        results["replay"]["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
+        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        _write(results, args)
         return 0
 
     started = time.perf_counter()

@@ -42,8 +42,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from stripe_signing import sign
 
+from payops.localaws.core.account import REGION
+
 HANDLER_PATH = Path(__file__).resolve().parents[1] / "functions" / "webhook_receiver" / "handler.py"
-REGION = "us-east-1"
 BUS_NAME = "payops-properties-bus"
 SOURCE = "payops.stripe-webhook"
 TOLERANCE = 300

@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from stripe_signing import make_signing_secret, sign
 
+from payops.localaws.core.account import REGION
+
 HANDLER_PATH = Path(__file__).resolve().parents[1] / "functions" / "webhook_receiver" / "handler.py"
-REGION = "us-east-1"
 BUS_NAME = "payops-stripe-webhooks"
 SOURCE = "payops.stripe-webhook"
 # The envelope keys EventBridge delivers to targets (moto adds "ingestion-time" on top).
@@ -322,7 +323,7 @@ def test_envelope_on_the_bus_equals_the_partner_path(aws: LocalAws) -> None:
 
     [message] = aws.messages()
     message.pop("ingestion-time", None)  # moto-only field
-    # moto 5.2.5's default target input drops "account", which real EventBridge delivers.
+    # the pinned moto's default target input drops "account", which real EventBridge delivers.
     assert set(message) | {"account"} == ENVELOPE_KEYS
     # What Stripe's EventBridge destination delivers for the same event in this account/region
     # (docs.stripe.com/event-destinations/eventbridge#event-structure): only id and source differ.

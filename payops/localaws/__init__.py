@@ -1,32 +1,17 @@
-"""The local AWS: moto 5.2.5 plus the project's bridges for the gaps measured in moto.
+"""The local AWS: moto (pinned in core/moto_pin.py) plus the project's bridges for its gaps.
 
-Every bridge is listed (`bridges()`), installed explicitly, and has tests in tests/localaws/.
+One folder per AWS service under services/ (its patches, CloudFormation resource bridges,
+deploy checks and speed-ups), the shared parts under core/, stack deployment under deploy/,
+the fake Stripe API under fakes/. `install()` applies every service's patches or none;
+`bridges()` lists every moto gap bridged (`payops local` prints them).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from payops.localaws import moved
+from payops.localaws.core.registry import gaps as bridges
+from payops.localaws.core.registry import install, is_installed, uninstall
 
-BRIDGE_MODULES = (
-    "events_bridge",
-    "lambda_bridge",
-    "stepfunctions_bridge",
-    "status_events",
-    "cloudformation_bridge",
-    "pipes_bridge",
-    "observe",
-    "speedups",  # not gaps: speed only (speedups.SPEEDUPS)
-)
+moved.install()  # old module names (tests/workflows) resolve to their new homes
 
-
-def install_bridges() -> None:
-    for name in BRIDGE_MODULES:
-        import_module(f"payops.localaws.{name}").install()
-
-
-def bridges() -> dict[str, str]:
-    """bridge name -> the moto gap it closes."""
-    listed: dict[str, str] = {}
-    for name in BRIDGE_MODULES:
-        listed.update(getattr(import_module(f"payops.localaws.{name}"), "BRIDGES", {}))
-    return listed
+__all__ = ["bridges", "install", "is_installed", "uninstall"]

@@ -149,7 +149,7 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
 
 def _stripe_data_dir(value: str) -> Path:
     """--stripe-data: checked at once, so a typo fails before the minute-long deploy."""
-    from payops.localaws.stripe_catalogue import Catalogue, StripeDataError
+    from payops.localaws.fakes.stripe_catalogue import Catalogue, StripeDataError
 
     path = Path(value)
     try:

@@ -25,12 +25,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 from payops.envelope import LoadedEvent
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.recorder import RECORDER
 from payops.settings import Settings
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 SETTLE_TIMEOUT_S = 120.0
+_SETTLE_POLL_S = 0.05  # longest wait between looks when no ending is signalled
 FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 # The raw-events topic feeds machines (chat, ticket, audit queues); every other topic is read
 # by staff.
@@ -120,19 +120,19 @@ class LocalAws:
     def start(self) -> LocalAws:
         from moto import mock_aws
 
-        from payops.localaws import install_bridges
-        from payops.localaws.fake_stripe import FakeStripe
-        from payops.localaws.stepfunctions_bridge import set_http_routes
+        from payops.localaws.core import registry
+        from payops.localaws.fakes.fake_stripe import FakeStripe
+        from payops.localaws.services.stepfunctions import set_http_routes
 
         # One region, for everything: boto3 sessions made before a Lambda call starts do not see
-        # the function's own AWS_REGION (lambda_bridge overlays it per thread).
+        # the function's own AWS_REGION (the Lambda service overlays it per thread).
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         # moto logs every error a state machine catches (Catch/Retry paths) at ERROR level;
         # the trace reports execution outcomes, so its interpreter's log is noise here.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        install_bridges()
+        registry.install()
         RECORDER.reset()
         self.fake_stripe = FakeStripe().start()
         if self.stripe_data is not None:
@@ -354,19 +354,28 @@ class LocalAws:
         return list(self._unfinished.values())
 
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
-        """Wait until no execution runs and no pipe has work: the system is at rest."""
-        from payops.localaws import pipes_bridge
+        """Wait until no execution runs and no pipe has work: the system is at rest.
+
+        Pipes are pumped, not drained: the sender is never blocked on a pipe's target, whose
+        execution runs beside the others and settles its batch when it ends.
+
+        Woken by each execution's ending rather than sleep-polling; the short wait bound only
+        covers an ending the signal cannot see (a test that lifts the status-events patch).
+        """
+        from payops.localaws.services import pipes, stepfunctions
 
         deadline = time.monotonic() + timeout
         while True:
-            moved = pipes_bridge.drain(ACCOUNT, REGION)
+            seen = stepfunctions.endings()
+            moved = pipes.pump(ACCOUNT, REGION)  # starts targets, never waits for them
             running = self._running()
-            if not running and not moved:
+            if not running and not moved and not pipes.pending():
                 return
             if time.monotonic() > deadline:
                 names = ", ".join(e.name for e in running)
                 raise LocalAwsError(f"not settled after {timeout:.0f} s; still running: {names}")
-            time.sleep(0.01)
+            if running:
+                stepfunctions.wait_for_an_ending(seen, _SETTLE_POLL_S)
 
     def _dead_letter_queues(self) -> dict[str, str]:
         """url -> name of every queue that is some queue's or rule target's dead-letter queue.
@@ -422,7 +431,7 @@ class LocalAws:
         return self.names.get(physical) or _short(physical, self.stack_prefix)
 
     def _fill(self, trace: EventTrace, mark: int, before: dict[str, Any]) -> None:
-        from payops.localaws.stepfunctions_bridge import simulated_seconds
+        from payops.localaws.services.stepfunctions import simulated_seconds
 
         facts = RECORDER.since(mark)
         trace.rules = sorted(

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from payops.localaws.deploy import FAKE_CREDENTIALS, REGION, install_bridges
+from payops.localaws.core import registry
+from payops.localaws.core.account import ACCOUNT, FAKE_CREDENTIALS, REGION
 
-ACCOUNT = "123456789012"  # moto's default account
 HOST = "localhost"
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -78,7 +78,8 @@ def start(port: int = 0, *, execute_state_machines: bool = True) -> LocalAwsServ
     from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
-    bridges = install_bridges()
+    registry.install()  # raises rather than serve a half-bridged moto
+    bridges = {name: "installed" for name in registry.SERVICE_NAMES}
     restore = {"stepfunctions": dict(default_user_config.get("stepfunctions", {}))}
     if execute_state_machines:
         # What mock_aws(config=...) sets for the duration of a test, set for the server's life.

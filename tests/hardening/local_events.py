@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from payops.envelope import LoadedEvent, wrap
-from payops.localaws.runtime import ACCOUNT, REGION, EventTrace, LocalAws
+from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.runtime import EventTrace, LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "events"

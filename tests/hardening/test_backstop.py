@@ -4,7 +4,8 @@ A failure outside the workflow's error handling (`States.Runtime`, which `States
 catch, a timeout, or as here an error of a state without a Catch for it: the input lacks
 `detail.created`, and the claim's put fails) ends the run FAILED without its own alert. Step
 Functions' "Execution Status Change" event (sent by the local AWS as AWS sends it,
-payops/localaws/status_events.py) matches the stack's backstop rule, which publishes one
+payops/localaws/services/stepfunctions/status_events.py) matches the stack's backstop rule, which
+publishes one
 message to the staff alerts topic.
 """
 
@@ -18,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 from local_events import alerts_topic_arn, loaded, machine_arn, module_local, stripe_event
 
-from payops.localaws import status_events
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import LocalAws
+from payops.localaws.services import stepfunctions
 from stacks.backstop import handled_errors
 
 
@@ -68,14 +69,11 @@ def test_a_successful_run_sends_no_backstop_alert(local: LocalAws) -> None:
 
 def test_without_status_events_the_runtime_error_is_silent(local: LocalAws) -> None:
     """The gap: moto sends no status events, so nothing would reach staff."""
-    status_events.uninstall()
-    try:
+    with stepfunctions.PATCHES.lifted("BaseExecutionWorkerCommunication.terminated"):
         mark = RECORDER.mark()
         done = _run(
             local, "subscription-deprovision", {"detail": {"id": f"evt_{uuid.uuid4().hex}"}}
         )
         local.settle()
-    finally:
-        status_events.install()
     assert done["status"] == "FAILED"
     assert _alerts_since(local, mark) == []

@@ -3,7 +3,8 @@
 Anyone else who could `events:PutEvents` on the custom bus could forge Stripe events: a forged
 paid order would mint a real coupon, a forged `customer.subscription.deleted` would delete a
 customer's stack. The deployed bus policy denies PutEvents to every IAM principal but the
-receiver's execution role; the local AWS evaluates it (payops/localaws/bus_policy.py) and signs
+receiver's execution role; the local AWS evaluates it
+(payops/localaws/services/events/bus_policy.py) and signs
 the receiver's calls with a session of that role, as Lambda does.
 """
 
@@ -17,8 +18,8 @@ import boto3
 import pytest
 from local_events import coupons_for, executions_of, loaded, put_entry, stripe_event
 
-from payops.localaws import bus_policy, events_bridge
 from payops.localaws.runtime import LocalAws
+from payops.localaws.services import events
 
 CONTEXT = {"ingress": "webhook", "stripeEventSourceName": "aws.partner/stripe.com/ed_test_bus"}
 
@@ -73,14 +74,8 @@ def test_a_forged_put_from_another_principal_is_refused(local: LocalAws, who: st
 def test_without_the_bridge_moto_lets_the_forgery_through(local: LocalAws) -> None:
     """The gap the bridge closes: moto stores the policy and never evaluates it."""
     event = _forged_order()
-    saved = events_bridge._originals.pop("EventsHandler.put_events")
-    owner, attribute, original = saved
-    setattr(owner, attribute, original)
-    try:
+    with events.PATCHES.lifted("EventsHandler.put_events"):
         result = local.client("events").put_events(Entries=[put_entry(local, event)])
-    finally:
-        setattr(owner, attribute, bus_policy._handler_put_events)
-        events_bridge._originals["EventsHandler.put_events"] = saved
     local.settle()
     assert result["FailedEntryCount"] == 0
     assert len(coupons_for(local, event)) == 1  # the forgery minted a real coupon

@@ -176,8 +176,10 @@ def test_audit_trail_holds_one_record_per_event(local: LocalAws, storm: dict[str
 def test_concurrent_conditional_puts_admit_exactly_one(
     local: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DynamoDB evaluates a condition and writes atomically; moto 5.2.5 does not (observe.py
-    bridges it). A pause between moto's read and its write makes the race certain."""
+    """DynamoDB evaluates a condition and writes atomically; the pinned moto does not
+    (services/dynamodb/conditional_writes.py bridges it). A pause between moto's read and its
+    write makes the race certain."""
+
     from moto.dynamodb.models import table as moto_table
 
     evaluate = moto_table.get_filter_expression

@@ -43,7 +43,7 @@ from local_events import (
 )
 from moto.core.exceptions import JsonRESTError
 
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import EventTrace, LocalAws
 from stacks.operations import ARCHIVE_RETENTION_DAYS
 

@@ -39,13 +39,13 @@ from local_events import (
     workflow_rules,
 )
 
-from payops.localaws.events_bridge import (
+from payops.localaws.core.recorder import RECORDER
+from payops.localaws.runtime import EventTrace, LocalAws
+from payops.localaws.services.events import (
     MAX_EXECUTION_INPUT_BYTES,
     MAX_PUT_EVENTS_BYTES,
     entry_size,
 )
-from payops.localaws.recorder import RECORDER
-from payops.localaws.runtime import EventTrace, LocalAws
 from stacks.notifications import MAX_RECEIVE_COUNT
 
 STACK = "StripePayOps"

@@ -1,0 +1,1 @@
+"""Shared by every service: the patch helper, resource base classes, the registry, the pins."""

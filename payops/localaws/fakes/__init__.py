@@ -1,0 +1,2 @@
+"""Fakes of what the local AWS talks to outside AWS: the Stripe API (fake_stripe.py), fed by a
+catalogue of Stripe objects (stripe_catalogue.py)."""

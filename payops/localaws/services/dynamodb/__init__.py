@@ -1,0 +1,29 @@
+"""DynamoDB: atomic conditional writes (idempotency depends on them), TTL and PITR on tables.
+
+moto gaps bridged here (`SERVICE.gaps`):
+- dynamodb.atomic_conditional_writes
+- AWS::DynamoDB::Table
+"""
+
+from __future__ import annotations
+
+from payops.localaws.core.patch import Patches
+from payops.localaws.core.registry import Service
+from payops.localaws.services.dynamodb import checks, conditional_writes, resources
+
+PATCHES = Patches(
+    "dynamodb",
+    conditional_writes.write_patches,
+)
+
+SERVICE = Service(
+    name="dynamodb",
+    gaps={**conditional_writes.GAPS, **resources.GAPS},
+    patches=PATCHES,
+    resources=resources.RESOURCES,
+    checks=checks.CHECKS,
+    attributes=checks.ATTRIBUTES,
+)
+install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
+
+__all__ = ["PATCHES", "SERVICE", "install", "is_installed", "uninstall"]

@@ -1,0 +1,33 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver, Unresolvable
+
+
+def _log_group_arn(r: Resolver, name: str, logical_id: str) -> str:
+    groups = r.clients("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    for group in groups:
+        if group["logGroupName"] == name:
+            return str(group["arn"])
+    raise Unresolvable(f"GetAtt {logical_id}.Arn: no log group {name}")
+
+
+def check_log_group(c: Check) -> None:
+    groups = c.client("logs").describe_log_groups(logGroupNamePrefix=c.physical_id)["logGroups"]
+    group = next((g for g in groups if g["logGroupName"] == c.physical_id), None)
+    if group is None:
+        c.problem(f"log group {c.physical_id}: missing")
+        return
+    c.same_if_set("LogGroupName", group["logGroupName"])
+    c.same_if_set("RetentionInDays", group.get("retentionInDays"))
+
+
+ATTRIBUTES: dict[tuple[str, str], Getter] = {
+    ("AWS::Logs::LogGroup", "Arn"): _log_group_arn,
+}
+
+
+CHECKS: dict[str, CheckFn] = {
+    "AWS::Logs::LogGroup": check_log_group,
+}

@@ -1,0 +1,280 @@
+"""EventBridge Pipes in the local AWS: SQS source -> Step Functions target, as AWS runs them.
+
+The pinned moto stores pipes (create/describe) but never moves a message, and its
+CloudFormation has no
+AWS::Pipes::Pipe. This bridge adds both: the CloudFormation resource (created on moto's own pipes
+backend) and `drain()`, which the local AWS calls while settling: it reads each running pipe's
+source queue and invokes the target like Pipes does. A failed batch is not deleted, so SQS's
+redrive policy moves it to the queue's DLQ after maxReceiveCount receives, as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import boto3
+from moto.cloudformation import parsing as cfn_parsing
+from moto.core.common_models import CloudFormationModel
+from moto.pipes.models import pipes_backends
+
+from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.patch import Patch
+from payops.localaws.core.recorder import RECORDER
+
+GAPS: dict[str, str] = {
+    "cfn-pipes-pipe": ("moto's CloudFormation lacks AWS::Pipes::Pipe: create it on moto's backend"),
+    "pipes-sqs-to-sfn": (
+        "moto's pipes never move messages: drain() polls SQS sources into targets"
+    ),
+}
+_endpoint_url: str | None = None
+
+
+class PipeError(RuntimeError):
+    pass
+
+
+class CfnPipe(CloudFormationModel):
+    """AWS::Pipes::Pipe for moto's CloudFormation (Ref = name, GetAtt Arn)."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Pipes::Pipe"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "CurrentState", "Name")
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return {
+            "Arn": self.pipe.arn,
+            "Name": self.pipe.name,
+            "CurrentState": self.pipe.current_state,
+        }[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.pipe.name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CfnPipe:
+        props = cloudformation_json["Properties"]
+        pipe = pipes_backends[account_id][region_name].create_pipe(
+            name=props.get("Name") or resource_name,
+            description=props.get("Description"),
+            desired_state=props.get("DesiredState", "RUNNING"),
+            source=props["Source"],
+            source_parameters=props.get("SourceParameters"),
+            enrichment=props.get("Enrichment"),
+            enrichment_parameters=props.get("EnrichmentParameters"),
+            target=props["Target"],
+            target_parameters=props.get("TargetParameters"),
+            role_arn=props["RoleArn"],
+            tags=props.get("Tags"),
+            log_configuration=props.get("LogConfiguration"),
+            kms_key_identifier=props.get("KmsKeyIdentifier"),
+        )
+        return cls(pipe)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        backend = pipes_backends[account_id][region_name]
+        backend.pipes.pop(resource_name, None)
+
+
+def refreshed_model_cache() -> list[Patch]:
+    """Nothing to replace: moto caches its resource-type map, and a CloudFormationModel defined
+    after the first lookup (CfnPipe) is found only once that cache is cleared."""
+    for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
+        getattr(cfn_parsing, cached).cache_clear()
+    return []
+
+
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
+def _client(service: str, region: str) -> Any:
+    # Cached: drain() runs on every settle poll, and a boto3 client costs ~10 ms to create.
+    key = (service, region, _endpoint_url)
+    if key not in _clients:
+        _clients[key] = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+    return _clients[key]
+
+
+def set_endpoint_url(url: str | None) -> None:
+    """Where drain() sends its SQS / Step Functions calls (None: in-process mock_aws)."""
+    global _endpoint_url
+    _endpoint_url = url
+
+
+def _records(messages: list[dict[str, Any]], source_arn: str, region: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": source_arn,
+            "awsRegion": region,
+        }
+        for m in messages
+    ]
+
+
+# Batches whose REQUEST_RESPONSE execution still runs: execution ARN -> (pipe, queue URL,
+# messages). The messages stay invisible meanwhile; the execution's end deletes them (success) or
+# makes them visible again (failure), so the queue's redrive policy counts the attempt, as on AWS.
+_pending: dict[str, tuple[Any, str, list[dict[str, Any]]]] = {}
+_IN_FLIGHT_VISIBILITY_S = 300  # longer than any local execution: never received twice at once
+
+
+def _start(pipe: Any, payload: str, region: str) -> tuple[str, str]:
+    sfn = _client("stepfunctions", region)
+    params = (pipe.target_parameters or {}).get("StepFunctionStateMachineParameters", {})
+    invocation = params.get("InvocationType", "FIRE_AND_FORGET")
+    execution = sfn.start_execution(
+        stateMachineArn=pipe.target, name=f"pipe-{uuid.uuid4().hex[:20]}", input=payload
+    )
+    RECORDER.record("pipe_invoked", pipe=pipe.name, target=pipe.target, invocation=invocation)
+    return execution["executionArn"], invocation
+
+
+def _status(execution_arn: str, region: str) -> str:
+    return str(
+        _client("stepfunctions", region).describe_execution(executionArn=execution_arn)["status"]
+    )
+
+
+def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
+    _client("sqs", region).delete_message_batch(
+        QueueUrl=queue_url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ],
+    )
+
+
+def _finish(region: str) -> int:
+    """Settle the batches whose execution has ended; returns how many were settled."""
+    finished = 0
+    for execution_arn, (pipe, queue_url, messages) in list(_pending.items()):
+        try:
+            status = _status(execution_arn, region)
+        except Exception:  # its account was reset (a new mock_aws): nothing left to settle
+            del _pending[execution_arn]
+            continue
+        if status == "RUNNING":
+            continue
+        del _pending[execution_arn]
+        finished += 1
+        if status == "SUCCEEDED":  # REQUEST_RESPONSE: the batch succeeds only if the execution does
+            _delete(queue_url, messages, region)
+            continue
+        error = PipeError(f"pipe {pipe.name}: target execution {status}")
+        RECORDER.record("pipe_failed", pipe=pipe.name, error=str(error))
+        _client("sqs", region).change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages)
+            ],
+        )
+    return finished
+
+
+def _visible(queue_name: str, account: str, region: str) -> bool:
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[account][region].queues.get(queue_name)
+    return queue is not None and any(m.visible for m in queue._messages)
+
+
+def pump(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) -> int:
+    """One step of every running SQS-sourced pipe, without waiting for its target: settle the
+    batches whose execution ended, start one for each visible batch. Returns the batches
+    started or settled; `pending()` counts those whose execution still runs."""
+    settled = _finish(region) if _pending else 0
+    return settled + _start_batches(account, region, max_batches)
+
+
+def _start_batches(account: str, region: str, max_batches: int) -> int:
+    moved = 0
+    for pipe in list(pipes_backends[account][region].pipes.values()):
+        if pipe.desired_state == "STOPPED" or ":sqs:" not in pipe.source:
+            continue
+        if ":states:" not in pipe.target:
+            raise PipeError(f"pipe {pipe.name}: target {pipe.target} is not emulated locally")
+        queue_name = pipe.source.rsplit(":", 1)[1]
+        if not _visible(queue_name, account, region):
+            continue  # read from the backend: no API round trip per pipe per settle step
+        sqs = _client("sqs", region)
+        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        size = (pipe.source_parameters or {}).get("SqsQueueParameters", {}).get("BatchSize", 10)
+        for _ in range(max_batches):  # bounded: a queue without a DLQ must not spin forever
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(size, 10),
+                VisibilityTimeout=_IN_FLIGHT_VISIBILITY_S,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            moved += 1
+            execution_arn, invocation = _start(
+                pipe, json.dumps(_records(messages, pipe.source, region)), region
+            )
+            if invocation == "REQUEST_RESPONSE":
+                _pending[execution_arn] = (pipe, queue_url, messages)
+            else:
+                _delete(queue_url, messages, region)
+    return moved
+
+
+def pending() -> int:
+    return len(_pending)
+
+
+def drain(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) -> int:
+    """Move every visible message of every running SQS-sourced pipe, waiting for each
+    REQUEST_RESPONSE target (and retrying failed batches) until nothing is left to move;
+    returns the batches sent."""
+    sent = 0
+    deadline = time.monotonic() + 60
+    for _ in range(max_batches):
+        settled = _finish(region) if _pending else 0
+        started = _start_batches(account, region, max_batches)
+        sent += started
+        if not started and not settled and not _pending:
+            return sent
+        if time.monotonic() > deadline:
+            raise PipeError(f"pipes still have work after 60 s: {len(_pending)} batches pending")
+        if _pending:
+            time.sleep(0.005)
+    return sent

@@ -1,0 +1,17 @@
+"""SSM: parameters (deploy checks only: moto creates them).
+
+No moto gap bridged here: moto creates these resources; the deploy checks read them back.
+"""
+
+from __future__ import annotations
+
+from payops.localaws.core.registry import Service
+from payops.localaws.services.ssm import checks
+
+SERVICE = Service(
+    name="ssm",
+    checks=checks.CHECKS,
+    attributes=checks.ATTRIBUTES,
+)
+
+__all__ = ["SERVICE"]

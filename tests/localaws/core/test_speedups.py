@@ -1,0 +1,306 @@
+"""Speed-ups (each service's speedups.py, installed through
+payops.localaws.core.registry.SPEEDUPS): plain moto's cost shown, then the same results cheaper.
+
+Each definition is parsed once and copied per execution, Task states reuse boto3 clients, and
+SendMessage no longer counts the whole queue; executions and queues must behave as before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+from payops.localaws.core.account import REGION
+from payops.localaws.core.registry import SPEEDUPS as speedups
+from payops.localaws.services import stepfunctions as sfb
+
+ROLE = "arn:aws:iam::123456789012:role/local-sfn"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    was_installed = speedups.is_installed()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+    (speedups.install if was_installed else speedups.uninstall)()
+
+
+def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
+    from moto.sqs.models import SQSBackend
+
+    assert set(speedups.SPEEDUPS) == {
+        "sfn.parsed_definitions",
+        "sfn.task_clients",
+        "sqs.send_message_attributes",
+        "events.input_paths",
+    }
+    speedups.install()
+    patched = SQSBackend.send_message
+    speedups.uninstall()
+    assert not speedups.is_installed() and SQSBackend.send_message is not patched
+    speedups.install()
+    speedups.install()  # idempotent
+    assert speedups.is_installed() and SQSBackend.send_message is not patched
+
+
+def _definition(**states: Any) -> str:
+    # A unique comment: the parse cache must not already know this definition.
+    first = next(iter(states))
+    return json.dumps({"Comment": uuid.uuid4().hex, "StartAt": first, "States": states})
+
+
+def _run_all(definition: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first execution alone (it fills the caches), then the others at the same time."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=ROLE
+    )["stateMachineArn"]
+
+    def start(item: dict[str, Any]) -> str:
+        name = f"ex-{uuid.uuid4().hex[:8]}"
+        return sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(item))[
+            "executionArn"
+        ]
+
+    def wait(arn: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 15
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, arn
+            time.sleep(0.01)
+        return described
+
+    first = wait(start(inputs[0]))
+    return [first] + [wait(arn) for arn in [start(item) for item in inputs[1:]]]
+
+
+class _ParseCounter:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        original = AmazonStateLanguageParser.parse
+
+        def counting(definition: str) -> Any:
+            self.calls += 1
+            return original(definition)
+
+        monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
+
+
+MAP_DEFINITION = {
+    "Each": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "Double",
+            "States": {
+                "Double": {
+                    "Type": "Pass",
+                    "Parameters": {"n.$": "States.MathAdd($.n, $.n)"},
+                    "End": True,
+                }
+            },
+        },
+        "ResultPath": "$.doubled",
+        "Next": "Done",
+    },
+    "Done": {"Type": "Pass", "End": True},
+}
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_definitions_are_parsed_once_and_executions_share_nothing(
+    aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    (speedups.install if enabled else speedups.uninstall)()
+    counter = _ParseCounter(monkeypatch)
+    definition = _definition(**MAP_DEFINITION)
+    inputs = [{"items": [{"n": i}, {"n": 10 * i + 1}]} for i in range(1, 5)]
+    results = _run_all(definition, inputs)
+
+    outputs = [json.loads(r["output"]) for r in results]
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * 4
+    assert [o["doubled"] for o in outputs] == [
+        [{"n": 2 * i}, {"n": 2 * (10 * i + 1)}] for i in range(1, 5)
+    ]
+    # create_state_machine validates by parsing once; then one parse per execution on plain
+    # moto, none more with the speed-up (the first execution's parse is cached).
+    assert counter.calls == (2 if enabled else 1 + len(inputs))
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_task_states_reuse_boto3_clients(
+    aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    (speedups.install if enabled else speedups.uninstall)()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    table = f"t-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    created: list[str] = []
+    original = boto3.client
+
+    def counting_client(*args: Any, **kwargs: Any) -> Any:
+        created.append(kwargs.get("service_name") or (args[0] if args else ""))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting_client)
+
+    def put(suffix: str, next_state: str | None) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {
+                "TableName": table,
+                "Item": {"pk": {"S.$": f"States.Format('{{}}-{suffix}', $.id)"}},
+            },
+            "ResultPath": None,
+        }
+        return {**state, "Next": next_state} if next_state else {**state, "End": True}
+
+    definition = _definition(First=put("a", "Second"), Second=put("b", None))
+    results = _run_all(definition, [{"id": "x"}, {"id": "y"}])
+
+    assert [r["status"] for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    keys = {item["pk"]["S"] for item in dynamodb.scan(TableName=table)["Items"]}
+    assert keys == {"x-a", "x-b", "y-a", "y-b"}
+    task_clients = created.count("dynamodb")
+    assert task_clients <= 1 if enabled else task_clients == 4
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_send_message_no_longer_counts_the_queue(
+    aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    from moto.sqs.models import Queue
+
+    (speedups.install if enabled else speedups.uninstall)()
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName=f"f-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    counted = []
+    original = Queue.approximate_number_of_messages
+
+    def counting(self: Any) -> int:
+        counted.append(self.name)
+        return original.fget(self)
+
+    monkeypatch.setattr(Queue, "approximate_number_of_messages", property(counting))
+    for index in range(50):
+        sqs.send_message(QueueUrl=queue, MessageBody=f"m{index}")
+    for _ in range(2):  # the same body twice: content-based deduplication keeps one
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    sends_counted = len(counted)
+
+    def depth(url: str) -> int:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    assert (depth(queue), depth(fifo)) == (50, 1)
+    # Plain moto counts the queue on every send (O(depth) each); the speed-up never does.
+    assert sends_counted == 0 if enabled else sends_counted >= 52
+
+
+def test_a_reused_program_starts_each_execution_afresh(aws: None) -> None:
+    """Retry counters live per execution: a program given back and reused must not carry them."""
+    sfb_was_installed = sfb.is_installed()
+    sfb.install()  # simulated retry back-off: no real sleeping
+    speedups.install()
+    try:
+        definition = _definition(
+            Read={
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:getItem",
+                "Parameters": {"TableName": "no-such-table", "Key": {"pk": {"S.$": "$.id"}}},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Out"}],
+                "Next": "Out",
+            },
+            Out={"Type": "Pass", "End": True},
+        )
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        results = _run_all(definition, [{"id": str(i)} for i in range(4)])
+        results += _run_all(definition, [{"id": "again"}])
+        for described in results:
+            assert described["status"] == "SUCCEEDED"
+            output = json.loads(described["output"])
+            assert "error" in output
+            history = sfn.get_execution_history(executionArn=described["executionArn"])
+            scheduled = [e for e in history["events"] if e["type"] == "TaskScheduled"]
+            assert len(scheduled) == 3, described["executionArn"]  # 1 try + 2 retries, each
+    finally:
+        if not sfb_was_installed:
+            sfb.uninstall()
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_rule_input_paths_are_parsed_once(
+    aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    import jsonpath_ng.ext
+    from moto.events.utils import EventTemplateParser
+
+    (speedups.install if enabled else speedups.uninstall)()
+    calls = []
+    original = jsonpath_ng.ext.parse
+
+    def counting(path: str) -> Any:
+        calls.append(path)
+        return original(path)
+
+    monkeypatch.setattr(jsonpath_ng.ext, "parse", counting)
+    event = {"detail": {"id": "evt_1", "amount": 4980}, "ingestion-time": "t"}
+    paths = {"id": "$.detail.id", "amount": "$.detail.amount", "missing": "$.detail.nope"}
+    template = '{"text": "<id> paid <amount><missing>", "raw": <aws.events.event.json>}'
+    outputs = [EventTemplateParser.parse(template, paths, event) for _ in range(5)]
+
+    # moto leaves the placeholder of a missing path in place; the speed-up changes nothing.
+    assert outputs == [{"text": "evt_1 paid 4980<missing>", "raw": event}] * 5
+    # moto parses every path on every delivery; the speed-up parses a path once per process
+    # (the patched parse was bound before this test counted, so none are counted then).
+    assert len(calls) == (0 if enabled else 5 * len(paths))
+
+
+def test_a_program_parsed_under_other_bridges_is_not_reused(aws: None) -> None:
+    """What the parser builds depends on the bridges (task classes, error names): switching the
+    Step Functions bridges on must not run a program parsed without them."""
+    sfb_was_installed = sfb.is_installed()
+    speedups.install()
+    definition = _definition(
+        Read={
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
+            "Parameters": {"SecretId": "no-such-secret"},
+            "Catch": [
+                {
+                    "ErrorEquals": ["SecretsManager.ResourceNotFoundException"],
+                    "ResultPath": "$.error",
+                    "Next": "Caught",
+                }
+            ],
+            "End": True,
+        },
+        Caught={"Type": "Pass", "End": True},
+    )
+    try:
+        sfb.uninstall()  # plain moto names the error secretsmanager.ResourceNotFoundException
+        (plain,) = _run_all(definition, [{}])
+        sfb.install()  # bridged: SecretsManager.ResourceNotFoundException, as AWS names it
+        (bridged,) = _run_all(definition, [{}])
+    finally:
+        (sfb.install if sfb_was_installed else sfb.uninstall)()
+    assert (plain["status"], bridged["status"]) == ("FAILED", "SUCCEEDED")
