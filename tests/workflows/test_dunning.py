@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from conftest import load_fixture
+from conftest import Synthesized, load_fixture
 from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
 
@@ -196,3 +197,34 @@ def test_older_api_version_without_amount_remaining_shows_amount_due(local: Loca
     assert local.run(envelope).states()[:2] == ["HasCustomerEmail", "InvoiceFactsOlderApi"]
     ((_, _, body),) = _emails()
     assert "your payment of USD 300.00 (" in body
+
+
+# ------------------------------------------------------------------------------ template
+
+
+def test_rule_starts_the_dunning_workflow_whose_role_can_only_claim_email_and_alert(
+    partner: Synthesized,
+) -> None:
+    resources = partner.json["Resources"]
+    (rule,) = [v for k, v in resources.items() if k.startswith("RulesRuleCustomerDunning")]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"]["Ref"].startswith("DunningWorkflowStateMachine")
+    assert "DeadLetterConfig" in target and "RetryPolicy" in target
+    (policy,) = [
+        v for k, v in resources.items() if k.startswith("DunningWorkflowStateMachineRoleDefault")
+    ]
+    actions = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        ):
+            actions[action] = json.dumps(statement["Resource"])
+    data_plane = {a: r for a, r in actions.items() if not a.startswith(("logs:", "xray:"))}
+    assert set(data_plane) == {
+        "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "ses:SendEmail",
+        "sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*",
+    }  # fmt: skip
+    assert "IdempotencyTable" in data_plane["dynamodb:PutItem"]
+    assert ":identity/" in data_plane["ses:SendEmail"] and "*" not in data_plane["ses:SendEmail"]
+    assert "NotificationsPaymentProblems" in data_plane["sns:Publish"]
+    assert "NotificationsTopicKey" in data_plane["kms:Decrypt"]
