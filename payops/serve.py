@@ -18,14 +18,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl
 
 from payops.localaws.cli import format_trace
 from payops.localaws.recorder import RECORDER
-from payops.localaws.runtime import EventTrace, LocalAws
+from payops.localaws.runtime import EventTrace, LocalAws, LocalAwsError
 
 DEFAULT_PORT = 4242
 DEFAULT_HOST = "127.0.0.1"
@@ -201,14 +201,18 @@ def _stripe_event(request: dict[str, Any]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("object") == "event" else None
 
 
-class ReceiverServer(HTTPServer):
-    """One request at a time: each trace is read from the whole system once it has settled."""
+class ReceiverServer(ThreadingHTTPServer):
+    """Connections in threads (`stripe listen` may keep several open), requests one at a time:
+    each trace is read from the whole system once it has settled."""
+
+    daemon_threads = True
 
     def __init__(self, address: tuple[str, int], local: ServedAws, out: TextIO):
         super().__init__(address, _Handler)
         self.local = local
         self.out = out
         self.count = 0
+        self.lock = threading.Lock()
         self.traces: list[EventTrace] = []  # in order; read by tests and by whoever embeds this
 
     @property
@@ -224,6 +228,7 @@ class ReceiverServer(HTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ReceiverServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection is closed, its thread ends
 
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -235,17 +240,28 @@ class _Handler(BaseHTTPRequestHandler):
         request = function_url_event(
             self.command, self.path, self.headers, body, self.client_address[0]
         )
-        local = self.server.local
-        received = local.receive(request)
+        with self.server.lock:
+            self.server.count += 1
+            self._process(request, self.server.count, f"{self.command} {self.path}")
+
+    def _process(self, request: dict[str, Any], index: int, label: str) -> None:
+        local, out = self.server.local, self.server.out
+        try:
+            received = local.receive(request)
+        except Exception as err:  # the function URL's answer to a function that cannot run
+            self._send(HttpResponse(502, {"content-type": "application/json"}, b"{}"))
+            print(f"[{index}] {label}\n  receiver failed: {err!r}", file=out, flush=True)
+            return
         self._send(received.response)  # answered before settling: Stripe's timeout is short
-        self.server.count += 1
-        label = f"{self.command} {self.path}"
-        trace = local.trace(received, label)
+        try:
+            trace = local.trace(received, label)
+        except LocalAwsError as err:  # e.g. not settled: say so, keep serving
+            print(f"[{index}] {label}\n  {err}", file=out, flush=True)
+            return
         self.server.traces.append(trace)
-        index = self.server.count
         lines = format_trace(trace, index, index).splitlines()
         lines[0] = f"[{index}] {label}"
-        print("\n".join(lines), file=self.server.out, flush=True)
+        print("\n".join(lines), file=out, flush=True)
 
     do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
@@ -281,6 +297,8 @@ def cmd_serve(args: argparse.Namespace, context: dict[str, str]) -> int:
             server.serve_forever(poll_interval=0.2)
         finally:
             server.server_close()
+            with server.lock:  # a request being traced finishes before the local AWS stops
+                pass
         print(f"stopped after {server.count} requests", flush=True)
     return 0
 

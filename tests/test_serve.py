@@ -6,7 +6,7 @@ import http.client
 import io
 import json
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,11 +42,14 @@ class Served:
         response = connection.getresponse()
         status, payload = response.status, json.loads(response.read())
         connection.close()
+        self.wait_for(seen + 1)  # the trace is printed after the response
+        return status, payload
+
+    def wait_for(self, traces: int) -> None:
         deadline = time.monotonic() + 60
-        while len(self.server.traces) == seen:  # the trace is printed after the response
+        while len(self.server.traces) < traces:
             assert time.monotonic() < deadline, "no trace printed"
             time.sleep(0.02)
-        return status, payload
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +125,53 @@ def test_get_is_refused_as_the_function_url_would(served: Served) -> None:
     connection.close()
 
 
-def _read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while marker not in seen:
-        assert time.monotonic() < deadline, f"{marker!r} not printed; output so far:\n{seen}"
-        ready, _, _ = select.select([process.stdout], [], [], 1.0)
-        if ready:
-            line = process.stdout.readline()
-            assert line, f"exited early ({process.poll()}); output:\n{seen}"
-            seen += line
-    return seen
+def test_a_connection_kept_open_does_not_hold_up_another(served: Served) -> None:
+    # `stripe listen` keeps connections alive and may open several at once.
+    host, port = served.server.server_address[:2]
+    event = json.loads(CARD_ORDER.read_text())
+    event["id"] = "evt_1KeptOpenConnection0"
+    body = json.dumps(event)
+    seen = len(served.server.traces)
+    kept = http.client.HTTPConnection(host, port, timeout=60)
+    kept.request("POST", "/", body.encode(), {"Stripe-Signature": sign(body, served.secret)})
+    response = kept.getresponse()
+    assert response.status == 200 and response.read()
+    served.wait_for(seen + 1)
+    event["id"] = "evt_1KeptOpenConnection1"
+    body = json.dumps(event)
+    status, payload = served.post(body, sign(body, served.secret))  # another connection
+    assert status == 200 and payload["id"] == "evt_1KeptOpenConnection1"
+    kept.close()
+
+
+class Output:
+    """The lines a subprocess prints, read in a thread (select() misses what a buffer holds)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen = ""
+        threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put("")  # end of output
+
+    def until(self, marker: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while marker not in self.seen:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(f"{marker!r} not printed; output:\n{self.seen}") from None
+            assert line, f"exited before printing {marker!r}; output:\n{self.seen}"
+            self.seen += line
+        return self.seen
+
+    def rest(self) -> str:
+        while (line := self.lines.get(timeout=60)) != "":
+            self.seen += line
+        return self.seen
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -146,7 +186,8 @@ def test_cli_serves_until_interrupted_then_stops_cleanly(signum: int) -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        banner = _read_until(process, "stripe listen --forward-to", 240)
+        output = Output(process)
+        banner = output.until("stripe listen --forward-to", 240)
         url = banner.split("receiver listening on ", 1)[1].split()[0]
         port = int(url.rstrip("/").rsplit(":", 1)[1])
         body = CARD_ORDER.read_text()
@@ -156,9 +197,10 @@ def test_cli_serves_until_interrupted_then_stops_cleanly(signum: int) -> None:
         )
         assert connection.getresponse().status == 200
         connection.close()
-        _read_until(process, "paid-order", 60)
+        output.until("paid-order", 60)
         process.send_signal(signum)
-        rest, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        rest = output.rest()
     finally:
         if process.poll() is None:
             process.kill()
