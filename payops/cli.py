@@ -106,14 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--json", action="store_true", help="one JSON line per event")
     match.set_defaults(func=cmd_match)
 
-    from payops.localaws.cli import add_commands
+    from payops.localaws.cli import _add_stripe_data, add_commands
+    from payops.serve import add_command as add_serve
 
     add_commands(sub, common)
+    add_serve(sub, common, _add_stripe_data)
     return parser
 
 
 def cmd_local_aws(args: argparse.Namespace) -> int:
-    """`local` and `replay`: settings are validated here, before anything starts."""
+    """`local`, `replay` and `serve`: settings are validated here, before anything starts."""
     context = _parse_context(args.context)
     if args.ingress:
         context["ingress"] = args.ingress

@@ -11,6 +11,7 @@ from stacks.backstop import WorkflowBackstop
 from stacks.coupons import Coupons
 from stacks.customer_mirror import CustomerMirror
 from stacks.downloads import DownloadLinks
+from stacks.dunning import Dunning
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
@@ -62,6 +63,16 @@ class PayOpsStack(Stack):
         self.coupons = Coupons(self, "Coupons", shared=shared)
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
+        self.dunning = Dunning(
+            self,
+            "Dunning",
+            catalogue=self.catalogue,
+            targets=shared.targets,
+            idempotency=shared.idempotency,
+            alerts=self.notifications.payment_problems,
+            sender_email=settings.sender_email,
+            dashboard_url=settings.stripe_dashboard_url,
+        )
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",

@@ -269,7 +269,7 @@ STORY = {
     "01-card-order-paid.json": ["paid-order", "payment-activity"],
     "02-konbini-order-placed.json": ["awaiting-payment", "payment-activity"],
     "03-konbini-order-paid.json": ["paid-order", "payment-activity"],
-    "04-payment-failed.json": ["payment-activity", "payment-failed"],
+    "04-payment-failed.json": ["customer-dunning", "payment-activity", "payment-failed"],
     "05-large-order-paid.json": [
         "coupon-qualifying-order", "large-order", "paid-order", "payment-activity",
     ],

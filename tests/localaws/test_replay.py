@@ -31,6 +31,7 @@ EXPECTED_SUMMARY = {
         "awaiting-payment": 1,
         "coupon-qualifying-order": 1,
         "customer-changed": 3,
+        "customer-dunning": 1,
         "large-order": 1,
         "paid-order": 6,
         "payment-activity": 11,
@@ -42,6 +43,7 @@ EXPECTED_SUMMARY = {
         "audit-record": {"SUCCEEDED": 11},
         "coupon": {"SUCCEEDED": 1},
         "customer-mirror": {"SUCCEEDED": 3},
+        "dunning": {"SUCCEEDED": 1},
         "fulfilment": {"SUCCEEDED": 6},
         "notice": {"SUCCEEDED": 9},  # one per staff notice (the duplicates' too)
         "subscription-deprovision": {"SUCCEEDED": 1},
@@ -53,6 +55,11 @@ EXPECTED_SUMMARY = {
         {"to": "aiko.watanabe@corp.example.jp", "subject": COUPON},
         {"to": "aiko.watanabe@corp.example.jp", "subject": DOWNLOAD},
         {"to": "kenji.tanaka@example.jp", "subject": DOWNLOAD},  # the Payment Link order
+        # The failed payment (04): the customer is told how to pay (dunning).
+        {
+            "to": "yuki.takahashi@example.jp",
+            "subject": "お支払いが完了しませんでした / Your payment did not go through",
+        },
     ],
     "sns": {
         "NotificationsLargeOrders": 1,
