@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl
 
 from payops.localaws.cli import format_trace
-from payops.localaws.recorder import RECORDER
+from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import EventTrace, LocalAws, LocalAwsError
 
 DEFAULT_PORT = 4242

@@ -8,10 +8,7 @@ the fake Stripe API under fakes/. `install()` applies every service's patches or
 
 from __future__ import annotations
 
-from payops.localaws import moved
 from payops.localaws.core.registry import gaps as bridges
 from payops.localaws.core.registry import install, is_installed, uninstall
-
-moved.install()  # old module names (tests/workflows) resolve to their new homes
 
 __all__ = ["bridges", "install", "is_installed", "uninstall"]

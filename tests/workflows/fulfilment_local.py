@@ -22,11 +22,11 @@ import boto3
 from conftest import ROOT, load_fixture
 from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
-from payops.localaws.fake_stripe import FakeStripe, StripeCall
 
 from payops.asl import render
-from payops.localaws import lambda_bridge
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.fakes.fake_stripe import FakeStripe, StripeCall
+from payops.localaws.services import lambda_ as lambda_bridge
+from payops.localaws.services import stepfunctions as sfb
 from stacks.fulfilment import LEASE_SECONDS, RETRY_LEASE_SECONDS
 from stacks.stripe_api import STRIPE_API_VERSION
 

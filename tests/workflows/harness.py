@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.services import stepfunctions as sfb
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

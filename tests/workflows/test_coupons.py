@@ -20,10 +20,10 @@ import pytest
 from conftest import ROOT, Synthesized, load_fixture
 from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
-from payops.localaws.fake_stripe import FakeStripe, StripeCall
 
 from payops.asl import render
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.fakes.fake_stripe import FakeStripe, StripeCall
+from payops.localaws.services import stepfunctions as sfb
 from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.stripe_api import STRIPE_API_VERSION
 

@@ -19,10 +19,10 @@ import pytest
 from conftest import Synthesized, load_fixture
 from harness import create_customers_table, finish, start, stripe_connection
 from moto import mock_aws
-from payops.localaws.fake_stripe import FakeStripe
 
 from payops.asl import render
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.fakes.fake_stripe import FakeStripe
+from payops.localaws.services import stepfunctions as sfb
 from stacks.customer_mirror import USER_ID_INDEX
 from stacks.stripe_api import STRIPE_API_VERSION
 

@@ -15,7 +15,7 @@ from harness import Run, client, finish, queued_json, sent_emails, start
 from moto import mock_aws
 
 from payops.asl import render
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.services import stepfunctions as sfb
 from stacks.idempotency import CLAIM_TTL_SECONDS
 
 REGION = "us-east-1"

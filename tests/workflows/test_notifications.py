@@ -19,8 +19,9 @@ from moto import mock_aws
 
 from payops.asl import render
 from payops.envelope import wrap
-from payops.localaws import events_bridge, pipes_bridge
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.services import events as events_bridge
+from payops.localaws.services import pipes as pipes_bridge
+from payops.localaws.services import stepfunctions as sfb
 from payops.settings import Settings
 from stacks.notifications import MAX_RECEIVE_COUNT
 

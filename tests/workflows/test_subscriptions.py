@@ -33,11 +33,11 @@ from harness import (
     stripe_connection,
 )
 from moto import mock_aws
-from payops.localaws.fake_stripe import FakeStripe, StripeCall
 
 from payops.asl import render
-from payops.localaws import cloudformation_bridge as cfb
-from payops.localaws import stepfunctions_bridge as sfb
+from payops.localaws.fakes.fake_stripe import FakeStripe, StripeCall
+from payops.localaws.services import cloudformation as cfb
+from payops.localaws.services import stepfunctions as sfb
 from payops.patterns import matches
 from payops.rules import load_catalogue
 from payops.settings import Settings
