@@ -41,7 +41,7 @@ from local_events import (
     subjects_to,
     workflow_rules,
 )
-from moto.core.exceptions import JsonRESTError
+from ses_faults import SesFault
 
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import EventTrace, LocalAws
@@ -260,39 +260,9 @@ def test_deployed_alarms_watch_every_dead_letter_queue_and_workflow(local: Local
 # -- faults ------------------------------------------------------------------------------------
 
 
-class TooManyRequests(JsonRESTError):
-    code = 429
-
-    def __init__(self) -> None:
-        super().__init__("TooManyRequestsException", "Maximum sending rate exceeded.")
-
-
-class SesThrottle:
-    """SES (v2 SendEmail) refuses the next `times` sends with TooManyRequestsException."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from moto.sesv2.models import SESV2Backend
-
-        self.pending = 0
-        self.refused = 0
-        original = SESV2Backend.send_email
-
-        def send_email(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            if self.pending > 0:
-                self.pending -= 1
-                self.refused += 1
-                raise TooManyRequests()
-            return original(backend, *args, **kwargs)
-
-        monkeypatch.setattr(SESV2Backend, "send_email", send_email)
-
-    def fail_next(self, times: int) -> None:
-        self.pending = times
-
-
 @pytest.fixture
-def ses(monkeypatch: pytest.MonkeyPatch) -> SesThrottle:
-    return SesThrottle(monkeypatch)
+def ses(monkeypatch: pytest.MonkeyPatch) -> SesFault:
+    return SesFault(monkeypatch)
 
 
 def send(local: LocalAws, event: dict[str, Any]) -> tuple[EventTrace, list[Any]]:
@@ -337,7 +307,7 @@ def assert_one_download_and_one_coupon_email(order: dict[str, Any]) -> None:
     assert any(s.startswith(FULFILMENT_SUBJECT) for s in subjects), subjects
 
 
-def test_ses_throttled_briefly_is_retried_then_processed(local: LocalAws, ses: SesThrottle) -> None:
+def test_ses_throttled_briefly_is_retried_then_processed(local: LocalAws, ses: SesFault) -> None:
     order = stripe_event(CARD_ORDER)
     ses.fail_next(2)
     trace, facts = send(local, order)
@@ -356,7 +326,7 @@ def _slow_path_runs() -> int:
 
 
 def test_ses_throttled_past_the_fast_path_is_delivered_once_by_the_slow_path(
-    local: LocalAws, ses: SesThrottle
+    local: LocalAws, ses: SesFault
 ) -> None:
     """Longer than the Express run's seconds of retries: the order is handed to
     fulfilment-retry (Standard), which delivers it minutes later. No alarm, no staff alert."""
@@ -377,7 +347,7 @@ def test_ses_throttled_past_the_fast_path_is_delivered_once_by_the_slow_path(
 
 
 def test_ses_throttled_for_hours_fails_alarms_and_replays_once(
-    local: LocalAws, ses: SesThrottle
+    local: LocalAws, ses: SesFault
 ) -> None:
     since = datetime.now(UTC) - timedelta(seconds=1)
     order = stripe_event(CARD_ORDER)

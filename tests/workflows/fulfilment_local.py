@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 
 import boto3
 from conftest import ROOT, load_fixture
-from harness import Run, client, finish, queued_json, sent_emails, start
+from harness import Run, client, finish, queued_json, sent_emails, start, stripe_connection
 from moto import mock_aws
 
 from payops.asl import render
@@ -138,18 +137,7 @@ def local_aws() -> Iterator[Local]:
         s3.create_bucket(Bucket="downloads")
         for product in PRODUCTS:
             s3.put_object(Bucket="downloads", Key=f"products/{product}", Body=product.encode())
-        # A throwaway test-mode key, generated here (what the user's secret would hold).
-        api_key = "sk_test_" + secrets.token_hex(6)
-        connection = boto3.client("events", region_name=REGION).create_connection(
-            Name="stripe",
-            AuthorizationType="API_KEY",
-            AuthParameters={
-                "ApiKeyAuthParameters": {
-                    "ApiKeyName": "Authorization",
-                    "ApiKeyValue": f"Bearer {api_key}",
-                }
-            },
-        )["ConnectionArn"]
+        connection = stripe_connection()
         fast = render(
             "fulfilment",
             {
