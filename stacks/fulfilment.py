@@ -9,15 +9,14 @@ the claim's owner for about 7 hours, then marks the order FAILED and alerts staf
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.bundling import FUNCTIONS_DIR
+from stacks.functions import python_function
 from stacks.nag import acknowledge
 from stacks.shared import Shared
 from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
@@ -103,8 +102,10 @@ class Fulfilment(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        self.download_function = self._function(
+        self.download_function = python_function(
+            self,
             "Download",
+            folder="download_link",
             handler="handler.handler",
             description="Checks a download grant and redirects to a presigned S3 URL",
             environment={
@@ -133,8 +134,15 @@ class Fulfilment(Construct):
         self.download_url = self.download_function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE
         )
-        self.clock_function = self._function(
+        # A public URL: a flood of anonymous requests is throttled at its own reservation
+        # instead of starving fulfilment's (and the account's) Lambda concurrency.
+        self.download_function.node.default_child.reserved_concurrent_executions = (  # type: ignore[union-attr]
+            settings.download_reserved_concurrency
+        )
+        self.clock_function = python_function(
+            self,
             "Clock",
+            folder="download_link",
             handler="handler.clock",
             description="Epoch seconds for the fulfilment workflow (JSONPath has no clock)",
             environment={},
@@ -195,39 +203,6 @@ class Fulfilment(Construct):
         self._grant_retry(self.retry)
         for rule in FULFILMENT_RULES:
             shared.catalogue.add_target(rule, shared.targets.state_machine(self.state_machine))
-
-    def _function(
-        self, name: str, *, handler: str, description: str, environment: dict[str, str]
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{name}Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        # An explicit role instead of AWSLambdaBasicExecutionRole: logs go to this group only.
-        role = iam.Role(
-            self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-        )
-        log_group.grant_write(role)
-        return lambda_.Function(
-            self,
-            name,
-            description=description,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=handler,
-            # boto3 only (in the runtime): the folder is the whole package, no bundling needed.
-            code=lambda_.Code.from_asset(
-                str(FUNCTIONS_DIR / "download_link"),
-                exclude=["__pycache__", "*.pyc", "requirements.txt"],
-            ),
-            memory_size=256,
-            timeout=Duration.seconds(10),
-            log_group=log_group,
-            role=role,
-            environment=environment,
-        )
 
     def _grant_workflow(self, role: iam.IRole, retry_arn: str) -> None:
         self.orders.grant(role, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")

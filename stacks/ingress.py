@@ -15,7 +15,7 @@ from constructs import Construct
 
 from payops.settings import Settings
 from stacks.bundling import python_function_code
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, acknowledge_synchronous_function
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ class StripeIngress(Construct):
         # authenticated by its Stripe-Signature instead (checked before anything else happens).
         self.receiver_url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
         self.receiver = function
+        acknowledge_synchronous_function(function)
         self.signing_secret = secret
 
     @property

@@ -15,7 +15,6 @@ from stacks.dunning import Dunning
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
-from stacks.nag import acknowledge_synchronous_function
 from stacks.notifications import Notifications
 from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue
@@ -49,17 +48,6 @@ class PayOpsStack(Stack):
         self.downloads = DownloadLinks(
             self, "DownloadLinks", shared=shared, fulfilment=self.fulfilment
         )
-        # The download link is a public function URL too: throttle a flood of anonymous requests
-        # at its own reservation instead of letting it starve fulfilment's Lambda concurrency.
-        download = self.fulfilment.download_function.node.default_child
-        download.reserved_concurrent_executions = settings.download_reserved_concurrency
-        for function in (
-            self.fulfilment.download_function,
-            self.fulfilment.clock_function,
-            self.ingress.receiver,
-        ):
-            if function is not None:
-                acknowledge_synchronous_function(function)
         self.coupons = Coupons(self, "Coupons", shared=shared)
         self.subscriptions = Subscriptions(self, "Subscriptions", shared=shared)
         self.customers = CustomerMirror(self, "Customers", shared=shared)
