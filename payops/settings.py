@@ -98,6 +98,10 @@ class Settings:
     # concurrency. Stripe retries a 429 like any non-2xx.
     receiver_reserved_concurrency: int = 10
     download_reserved_concurrency: int = 10
+    # --- analytics export (issue 16): every Stripe event -> Firehose -> S3, Glue, Athena ---
+    # Off: no bucket, stream, table or workgroup (see the README's "Analytics" for the cost).
+    analytics_export: bool = True
+    analytics_retention_days: int = 1095  # exported events expire after this many days
 
     @property
     def event_source(self) -> str:
@@ -184,5 +188,17 @@ _PARSERS.update(
         "download_reserved_concurrency": _positive_int,
     }
 )
+
+
+
+# --- analytics export (issue 16) ---
+def _flag(key: str, raw: Any) -> bool:
+    value = str(raw).strip().lower() if not isinstance(raw, bool) else str(raw).lower()
+    if value not in ("true", "false"):
+        raise SettingsError(key, f"expected true or false, got {raw!r}")
+    return value == "true"
+
+
+_PARSERS.update({"analytics_export": _flag, "analytics_retention_days": _positive_int})
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

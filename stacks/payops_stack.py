@@ -7,6 +7,7 @@ from constructs import Construct
 
 from payops.rules import load_catalogue
 from payops.settings import Settings
+from stacks.analytics import AnalyticsExport
 from stacks.backstop import WorkflowBackstop
 from stacks.coupons import Coupons
 from stacks.customer_mirror import CustomerMirror
@@ -70,6 +71,18 @@ class PayOpsStack(Stack):
         )
         self.operations = Operations(self, "Operations", shared=shared)
         self.catalogue.check_every_rule_acts()
+        # Analytics export (issue 16): every Stripe event to S3, a Glue table, Athena queries.
+        self.analytics = (
+            AnalyticsExport(
+                self,
+                "Analytics",
+                settings=settings,
+                bus_name=self.ingress.bus_name,
+                dead_letters=shared.targets.dead_letters,
+            )
+            if settings.analytics_export
+            else None
+        )
 
         CfnOutput(self, "EventBusName", value=self.ingress.bus_name)
         if self.ingress.receiver_url is not None:

@@ -35,6 +35,9 @@ SERVICE_NAMES = (
     "cloudwatch",
     "ssm",
     "ecr",
+    "firehose",  # analytics export (issue 16)
+    "glue",  # analytics export (issue 16)
+    "athena",  # analytics export (issue 16)
 )
 
 

@@ -6,7 +6,7 @@ like AWS.
 
 - `Rule.send_to_targets` (every put_events, replay and S3 notification goes through it) is
   replaced: State, matching with `payops.patterns`, target input, delivery to SQS, SNS, Step
-  Functions, Lambda, CloudWatch Logs and event buses, and the target's dead-letter queue on
+  Functions, Lambda, Firehose, CloudWatch Logs and event buses, and the target's dead-letter queue on
   failure. Archives and API destinations, which moto handles, are still handed to moto.
 - `EventPatternParser.parse` also validates the pattern (moto accepts misspelt operators).
 - `EventsHandler.test_event_pattern` / `EventsBackend.test_event_pattern`: a real Result.
@@ -45,8 +45,8 @@ GAPS: dict[str, str] = {
     ),
     "events.test_event_pattern": ("TestEventPattern returns a Result (moto's is an empty stub)"),
     "events.targets": (
-        "SNS, Step Functions, Lambda and event-bus targets are delivered (moto raises "
-        "NotImplementedError for the first three and re-puts a stripped event to buses)"
+        "SNS, Step Functions, Lambda, Firehose and event-bus targets are delivered (moto raises "
+        "NotImplementedError for the first four and re-puts a stripped event to buses)"
     ),
     "events.target_input": (
         "Input, InputPath and the whole-event default are honoured; InputTransformer also knows "
@@ -335,7 +335,17 @@ def _deliver_logs(rule: Any, target: dict[str, Any], text: str, event: dict[str,
     backend.put_log_events(group, stream, [{"timestamp": int(time.time() * 1000), "message": text}])
 
 
+# --- analytics export (issue 16): a Firehose target (moto's events cannot deliver to one) ---
+def _deliver_firehose(rule: Any, target: dict[str, Any], text: str, event: dict[str, Any]) -> None:
+    from moto.firehose.models import firehose_backends
+
+    _, region, account, resource = _arn_parts(target["Arn"])
+    stream = resource.split("deliverystream/", 1)[1]
+    firehose_backends[account][region].put_record(stream, {"Data": text.encode("utf-8")})
+
+
 _DELIVER = {
+    "firehose": _deliver_firehose,
     "sqs": _deliver_sqs,
     "sns": _deliver_sns,
     "sfn": _deliver_sfn,

@@ -2,6 +2,7 @@
 
 moto gaps bridged here (`SERVICE.gaps`):
 - AWS::Logs::LogGroup
+- AWS::Logs::LogStream
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ SERVICE = Service(
     name="logs",
     gaps={**resources.GAPS},
     resource_patches=(*resources.PATCHES,),
+    resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
 )

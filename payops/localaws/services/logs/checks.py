@@ -28,6 +28,16 @@ ATTRIBUTES: dict[tuple[str, str], Getter] = {
 }
 
 
+def check_log_stream(c: Check) -> None:
+    group = c.props["LogGroupName"]
+    streams = c.client("logs").describe_log_streams(
+        logGroupName=group, logStreamNamePrefix=c.physical_id
+    )["logStreams"]
+    if not any(s["logStreamName"] == c.physical_id for s in streams):
+        c.problem(f"log stream {group}/{c.physical_id}: missing")
+
+
 CHECKS: dict[str, CheckFn] = {
     "AWS::Logs::LogGroup": check_log_group,
+    "AWS::Logs::LogStream": check_log_stream,
 }
