@@ -111,11 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub, common)
     add_serve(sub, common, _add_stripe_data)
+    # Analytics (issue 16): payops report.
+    from payops.analytics.report import add_command as add_report
+
+    add_report(sub, common, _add_stripe_data)
     return parser
 
 
 def cmd_local_aws(args: argparse.Namespace) -> int:
-    """`local`, `replay` and `serve`: settings are validated here, before anything starts."""
+    """`local`, `replay`, `serve` and `report`: settings are validated here, before anything starts."""
     context = _parse_context(args.context)
     if args.ingress:
         context["ingress"] = args.ingress

@@ -1,0 +1,1 @@
+"""Analytics (issue 16): the Athena named queries in analytics/*.sql and `payops report`."""
