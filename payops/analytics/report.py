@@ -154,6 +154,24 @@ def copy_export(local: Any, dest: Path) -> int:
     return count
 
 
+def replay_and_export(
+    context: dict[str, Any], events: list[Any], stripe_data: Path | None, dest: Path
+) -> tuple[int, int]:
+    """Send `events` through the stack in the local AWS, then copy what the export wrote under
+    `dest`. Returns (objects copied, events that failed or were dead-lettered somewhere)."""
+    from payops.localaws.runtime import LocalAws
+
+    with LocalAws(context, stripe_data=stripe_data) as local:
+        failed = sum(1 for event in events if local.send(event).failed)
+        return copy_export(local, dest), failed
+
+
+def write_report(report: dict[str, Any], out: Path) -> list[Path]:
+    """DIR/report.json and the charts; the paths of the charts."""
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return draw_charts(report, out)
+
+
 def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -166,7 +184,6 @@ def _time_zone(value: str) -> str:
 
 def cmd_report(args: argparse.Namespace, context: dict[str, str]) -> int:
     from payops.envelope import EventFileError, load_events
-    from payops.localaws.runtime import LocalAws
     from payops.settings import Settings
 
     settings = Settings.load(context)
@@ -187,18 +204,15 @@ def cmd_report(args: argparse.Namespace, context: dict[str, str]) -> int:
     except OSError as err:
         print(f"error: --out {out}: {err.strerror}", file=sys.stderr)
         return 1
-    with LocalAws(context, stripe_data=args.stripe_data) as local:
-        failed = sum(1 for event in events if local.send(event).failed)
-        with tempfile.TemporaryDirectory(prefix="payops-export-") as tmp:
-            try:
-                copied = copy_export(local, Path(tmp))
-                report = build_report(run_queries(Path(tmp), args.tz), args.tz)
-            except (ReportError, QueryError) as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 1
+    with tempfile.TemporaryDirectory(prefix="payops-export-") as tmp:
+        try:
+            copied, failed = replay_and_export(context, events, args.stripe_data, Path(tmp))
+            report = build_report(run_queries(Path(tmp), args.tz), args.tz)
+        except (ReportError, QueryError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     report["events"] = {"replayed": len(events), "exported_objects": copied}
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    charts = draw_charts(report, out)
+    charts = write_report(report, out)
     print(f"replayed {len(events)} events; the export wrote {copied} objects")
     if failed:
         print(f"note: {failed} events failed or were dead-lettered in the workflows "
