@@ -202,3 +202,28 @@ def test_each_query_file_starts_with_a_one_line_title() -> None:
     for path in sorted(ANALYTICS_DIR.glob("*.sql")):
         first = path.read_text().splitlines()[0]
         assert re.match(r"^-- [A-Z].{10,}\.$", first), path.name
+
+
+def test_a_refund_counts_what_its_own_event_says_changed(tmp_path: Path) -> None:
+    export = Export(tmp_path)
+    export.put(charge("evt_1", D1 + 10, 0, None, "charge.succeeded"))
+    # The first refund's event (0 -> 1500) never arrived: this one reports 1500 -> 5000.
+    export.put(charge("evt_3", D1 + 20, 5000, {"amount_refunded": 1500}))
+    # Delivered twice (the second copy a day later, e.g. re-injected): counted once.
+    export.put(charge("evt_3", D1 + 20, 5000, {"amount_refunded": 1500}), dt="2024-08-02")
+    assert report(tmp_path)["refunds_by_day"] == {"2024-08-01": {"usd": 3500}}
+
+
+def test_a_subscription_sign_up_is_counted_by_its_invoice_only(tmp_path: Path) -> None:
+    export = Export(tmp_path)
+    # API versions before 2022-08-01 have no `invoice` on the session: only `mode` tells.
+    sign_up = paid_order("evt_a", "cs_sub", 1500)
+    sign_up["data"]["object"].pop("invoice")
+    sign_up["data"]["object"].update(mode="subscription", subscription="sub_1")
+    export.put(sign_up)
+    export.put(stripe_event("evt_b", "invoice.paid", D1 + 61, {
+        "id": "in_1", "object": "invoice", "amount_paid": 1500, "currency": "jpy",
+        "subscription": "sub_1"}))  # fmt: skip
+    result = report(tmp_path)
+    assert result["gross_by_day"] == {"2024-08-01": {"jpy": 1500}}
+    assert result["orders_by_day"] == {}
