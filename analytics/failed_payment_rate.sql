@@ -1,9 +1,10 @@
 -- Failed-payment rate by day: failed / (failed + paid) payments.
 --
--- Failed-payment rate by day: payments Stripe reported failed after the customer left
+-- Failed: payments Stripe reported failed after the customer left
 -- (invoice.payment_failed: a renewal or invoice attempt; checkout.session.async_payment_failed:
--- a konbini or bank transfer that was never paid), against payments that succeeded (paid
--- payment-mode Checkout Sessions once per session, paid invoices once per invoice).
+-- a konbini or bank transfer that was never paid), against payments that succeeded: the ones
+-- revenue_by_day counts as gross (paid payment-mode Checkout Sessions once per session, paid
+-- invoices of more than 0 once per invoice, not the invoice a payment-mode session made for itself).
 -- rate = failed / (failed + paid). Each failure event is one failed attempt.
 -- Parameter 1: the IANA time zone the days are counted in ('UTC', 'Asia/Tokyo').
 WITH params AS (
@@ -26,22 +27,38 @@ copies AS (
 facts AS (
   SELECT id, type, created, object FROM copies WHERE copy = 1
 ),
-paid AS (
+checkouts AS (
   SELECT
     created,
+    json_extract_scalar(object, '$.invoice') AS invoice_id,
     row_number() OVER (
       PARTITION BY json_extract_scalar(object, '$.id') ORDER BY created, id
     ) AS nth
   FROM facts
-  WHERE (
-      type IN ('checkout.session.completed', 'checkout.session.async_payment_succeeded')
-      AND json_extract_scalar(object, '$.mode') = 'payment'
-      AND json_extract_scalar(object, '$.payment_status') = 'paid'
-    )
-    OR type = 'invoice.paid'
+  WHERE type IN ('checkout.session.completed', 'checkout.session.async_payment_succeeded')
+    AND json_extract_scalar(object, '$.mode') = 'payment'
+    AND json_extract_scalar(object, '$.payment_status') = 'paid'
+),
+invoices AS (
+  SELECT
+    created,
+    json_extract_scalar(object, '$.id') AS invoice_id,
+    row_number() OVER (
+      PARTITION BY json_extract_scalar(object, '$.id') ORDER BY created, id
+    ) AS nth
+  FROM facts
+  WHERE type = 'invoice.paid'
+    AND CAST(json_extract_scalar(object, '$.amount_paid') AS bigint) > 0
 ),
 outcomes AS (
-  SELECT created, 0 AS failed, 1 AS paid FROM paid WHERE nth = 1
+  SELECT created, 0 AS failed, 1 AS paid FROM checkouts WHERE nth = 1
+  UNION ALL
+  SELECT created, 0 AS failed, 1 AS paid
+  FROM invoices
+  WHERE nth = 1
+    AND invoice_id NOT IN (
+      SELECT invoice_id FROM checkouts WHERE nth = 1 AND invoice_id IS NOT NULL
+    )
   UNION ALL
   SELECT created, 1 AS failed, 0 AS paid
   FROM facts

@@ -1,8 +1,7 @@
--- Monthly recurring revenue by currency, in Stripe's minor units, from active subscriptions.
+-- Monthly recurring revenue by currency, in Stripe's minor units, of active subscriptions.
 --
--- Monthly recurring revenue by currency, in Stripe's minor units, from each subscription's
--- latest state (its newest customer.subscription.* event; on a tie, deleted wins over updated
--- over created). Counted: status active or past_due (Stripe still collects a past_due one; a
+-- From each subscription's latest state (its newest customer.subscription.* event; on a tie,
+-- deleted wins over updated over created). Counted: status active or past_due (Stripe still collects a past_due one; a
 -- trial pays nothing yet). Each item's price (or the old `plan` shape: no items, the
 -- subscription's plan and quantity) is made monthly: year / 12, week * 52 / 12, day * 365 / 12,
 -- each divided by interval_count. Discounts, taxes and metered or tiered prices (no

@@ -1,6 +1,6 @@
 -- Orders by day: paid (or free) payment-mode Checkout Sessions, once per session.
 --
--- Orders by day: payment-mode Checkout Sessions that are paid, or need no payment (a 100 %
+-- An order: a payment-mode Checkout Session that is paid, or needs no payment (a 100 %
 -- discount), counted once per session on the day of the event that first showed it so.
 -- A subscription sign-up through Checkout (mode subscription) is not an order; an unpaid
 -- delayed-payment session (konbini, bank transfer) becomes one when it is paid.

@@ -1,6 +1,6 @@
 -- Revenue by day and currency: gross, refunds and net, in Stripe's minor units.
 --
--- Revenue by day and currency, in Stripe's minor units (JPY: yen, USD: cents).
+-- Minor units: JPY in yen, USD in cents.
 -- Parameter 1: the IANA time zone the days are counted in ('UTC', 'Asia/Tokyo').
 --
 -- gross   = paid payment-mode Checkout Sessions' amount_total (checkout.session.completed or
