@@ -4,7 +4,8 @@
 -- (invoice.payment_failed: a renewal or invoice attempt; checkout.session.async_payment_failed:
 -- a konbini or bank transfer that was never paid), against payments that succeeded: the ones
 -- revenue_by_day counts as gross (paid payment-mode Checkout Sessions once per session, paid
--- invoices of more than 0 once per invoice, not the invoice a payment-mode session made for itself).
+-- invoices of more than 0 once per invoice, not the invoice a payment-mode session made for
+-- itself).
 -- rate = failed / (failed + paid). Each failure event is one failed attempt.
 -- Parameter 1: the IANA time zone the days are counted in ('UTC', 'Asia/Tokyo').
 WITH params AS (

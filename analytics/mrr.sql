@@ -1,11 +1,11 @@
 -- Monthly recurring revenue by currency, in Stripe's minor units, of active subscriptions.
 --
 -- From each subscription's latest state (its newest customer.subscription.* event; on a tie,
--- deleted wins over updated over created). Counted: status active or past_due (Stripe still collects a past_due one; a
--- trial pays nothing yet). Each item's price (or the old `plan` shape: no items, the
--- subscription's plan and quantity) is made monthly: year / 12, week * 52 / 12, day * 365 / 12,
--- each divided by interval_count. Discounts, taxes and metered or tiered prices (no
--- unit_amount) are not counted. Rounded to whole minor units per currency.
+-- deleted wins over updated over created). Counted: status active or past_due (Stripe still
+-- collects a past_due one; a trial pays nothing yet). Each item's price (or the old `plan`
+-- shape: no items, the subscription's plan and quantity) is made monthly: year / 12,
+-- week * 52 / 12, day * 365 / 12, each divided by interval_count. Discounts, taxes and metered
+-- or tiered prices (no unit_amount) are not counted. Rounded to whole minor units per currency.
 WITH copies AS (
   SELECT
     json_extract_scalar(detail, '$.id') AS id,
