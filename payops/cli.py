@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_local_aws(args: argparse.Namespace) -> int:
-    """`local`, `replay`, `serve` and `report`: settings are validated here, before anything starts."""
+    """`local`, `replay`, `serve`, `report`: settings are validated here, before anything starts."""
     context = _parse_context(args.context)
     if args.ingress:
         context["ingress"] = args.ingress

@@ -67,6 +67,40 @@ _GROUP_TITLES = {
     "Functions": "Lambda functions",
     "Data": "Data",
 }
+# --- analytics export (issue 16) ---
+_SHAPES.update(
+    {
+        "AWS::KinesisFirehose::DeliveryStream": ("[/", "\\]", "Firehose"),
+        "AWS::Glue::Table": ("[(", ")]", "Glue table"),
+        "AWS::Athena::WorkGroup": ("[", "]", "Athena workgroup"),
+    }
+)
+_GROUPS.update(
+    {
+        "AWS::KinesisFirehose::DeliveryStream": "Analytics",
+        "AWS::Glue::Table": "Analytics",
+        "AWS::Athena::WorkGroup": "Analytics",
+    }
+)
+_GROUP_TITLES["Analytics"] = "Analytics export (analytics/*.sql)"
+
+
+def _analytics_edges(graph: _Graph, resources: Mapping[str, Any]) -> None:
+    """Firehose writes the bucket, the Glue table reads it, Athena's named queries the table."""
+    tables = sorted(k for k, r in resources.items() if r["Type"] == "AWS::Glue::Table")
+    for logical_id, resource in sorted(resources.items()):
+        kind, properties = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::KinesisFirehose::DeliveryStream":
+            for bucket in _refs(properties.get("ExtendedS3DestinationConfiguration")):
+                graph.edge(logical_id, bucket, "gzipped JSON lines by day and type")
+        elif kind == "AWS::Glue::Table":
+            for bucket in _refs(properties.get("TableInput", {}).get("StorageDescriptor")):
+                graph.edge(logical_id, bucket, "partition projection", dashed=True)
+        elif kind == "AWS::Athena::WorkGroup":
+            for table in tables:
+                graph.edge(logical_id, table, "named queries")
+
+
 # Services a workflow calls that are not resources of the stack, by their ASL Task resource.
 _OUTSIDE = {
     ":sesv2:sendEmail": ("SES", "SES: customer emails"),
@@ -214,6 +248,7 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
             for function in _refs(properties.get("TargetFunctionArn")):
                 _url_edge(graph, function, resources)
     _alarm_edges(graph, resources)
+    _analytics_edges(graph, resources)  # analytics export (issue 16)
     return graph.render()
 
 

@@ -190,7 +190,6 @@ _PARSERS.update(
 )
 
 
-
 # --- analytics export (issue 16) ---
 def _flag(key: str, raw: Any) -> bool:
     value = str(raw).strip().lower() if not isinstance(raw, bool) else str(raw).lower()

@@ -160,13 +160,6 @@ class AnalyticsExport(Construct):
                 "Firehose names each object itself (partition, time, random suffix): the "
                 "grant is limited to the prefix it writes.",
             )
-        log_group_id = stack.resolve(stack.get_logical_id(log_group.node.default_child))
-        acknowledge(
-            delivery_role,
-            f"IAM5[Resource::<{log_group_id}.Arn>:*]",
-            "CDK's log group grant covers its streams (the group's ARN ends in ':*'): the "
-            "export's own log group only.",
-        )
 
         self.stream = firehose.CfnDeliveryStream(
             self,

@@ -20,9 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from payops.analytics.queries import EVENTS_PREFIX, QueryError, connect, load_queries, run
 
 # Stripe's zero-decimal currencies (docs.stripe.com/currencies#zero-decimal).
-ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
-)
+ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
 
 
 class ReportError(RuntimeError):
@@ -74,7 +72,8 @@ def _major(currency: str, amount: float) -> float:
 
 
 def _label(currency: str) -> str:
-    return f"{currency.upper()} ({'minor = major unit' if currency in ZERO_DECIMAL else 'major units'})"
+    unit = "minor = major unit" if currency in ZERO_DECIMAL else "major units"
+    return f"{currency.upper()} ({unit})"
 
 
 def draw_charts(report: dict[str, Any], out: Path) -> list[Path]:
@@ -143,9 +142,7 @@ def copy_export(local: Any, dest: Path) -> int:
         )
     s3 = local.client("s3")
     count = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=found[0], Prefix=EVENTS_PREFIX
-    ):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=found[0], Prefix=EVENTS_PREFIX):
         for item in page.get("Contents", []):
             path = dest / item["Key"]
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,8 +185,10 @@ def cmd_report(args: argparse.Namespace, context: dict[str, str]) -> int:
 
     settings = Settings.load(context)
     if not settings.analytics_export:
-        print("error: payops report needs the analytics export (analyticsExport=true)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "error: payops report needs the analytics export (analyticsExport=true)",
+            file=sys.stderr,
+        )
         return 2
     events = []
     for name in args.paths:  # read before the deploy: a bad file fails in a second
@@ -215,17 +214,23 @@ def cmd_report(args: argparse.Namespace, context: dict[str, str]) -> int:
     charts = write_report(report, out)
     print(f"replayed {len(events)} events; the export wrote {copied} objects")
     if failed:
-        print(f"note: {failed} events failed or were dead-lettered in the workflows "
-              "(payops replay shows which); the export is independent of them")  # fmt: skip
+        print(
+            f"note: {failed} events failed or were dead-lettered in the workflows "
+            "(payops replay shows which); the export is independent of them"
+        )
     for currency in sorted({c for d in report["gross_by_day"].values() for c in d}):
         total = {
             name: sum(day.get(currency, 0) for day in report[f"{name}_by_day"].values())
             for name in ("gross", "refunds", "net")
         }
-        print(f"{currency}: gross {total['gross']}, refunds {total['refunds']}, "
-              f"net {total['net']}, MRR {report['mrr'].get(currency, 0)} (minor units)")  # fmt: skip
-    print(f"orders: {sum(report['orders_by_day'].values())}; failed-payment rate: "
-          f"{report['failed_payment_rate']['total']['rate']}")  # fmt: skip
+        mrr = report["mrr"].get(currency, 0)
+        print(
+            f"{currency}: gross {total['gross']}, refunds {total['refunds']}, "
+            f"net {total['net']}, MRR {mrr} (minor units)"
+        )
+    orders = sum(report["orders_by_day"].values())
+    rate = report["failed_payment_rate"]["total"]["rate"]
+    print(f"orders: {orders}; failed-payment rate: {rate}")
     print(f"wrote {out / 'report.json'}, " + ", ".join(str(p) for p in charts))
     return 0
 
@@ -239,8 +244,12 @@ def add_command(sub: Any, common: argparse.ArgumentParser, add_stripe_data: Any)
     report.add_argument(
         "paths", nargs="+", metavar="PATH", help="event file, directory, or JSON list"
     )
-    report.add_argument("--out", required=True, metavar="DIR", help="where report.json and "
-                        "the charts (revenue.png, mrr.png) go")  # fmt: skip
+    report.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="where report.json and the charts (revenue.png, mrr.png) go",
+    )
     report.add_argument(
         "--tz",
         default="UTC",

@@ -68,10 +68,19 @@ def report(root: Path, tz: str = "UTC") -> dict[str, Any]:
 def test_a_thin_payload_is_not_a_fact_and_its_hydrated_copy_counts_once(tmp_path: Path) -> None:
     export = Export(tmp_path)
     # A v2 event notification (thin): ids, no object; Stripe documents this shape.
-    export.put({"id": "evt_thin", "object": "v2.core.event", "type": "v1.checkout.session.completed",
-                "created": "2024-08-01T00:01:00.000Z", "livemode": False,
-                "related_object": {"id": "cs_1", "type": "checkout.session",
-                                   "url": "/v1/checkout/sessions/cs_1"}})  # fmt: skip
+    thin = {
+        "id": "evt_thin",
+        "object": "v2.core.event",
+        "type": "v1.checkout.session.completed",
+        "created": "2024-08-01T00:01:00.000Z",
+        "livemode": False,
+        "related_object": {
+            "id": "cs_1",
+            "type": "checkout.session",
+            "url": "/v1/checkout/sessions/cs_1",
+        },
+    }
+    export.put(thin)
     # The same event hydrated (full snapshot), put on the bus again under another source, and
     # a reconciled copy of it the next day: one order.
     export.put(paid_order("evt_thin", "cs_1", 1000), source="payops.hydrated")
@@ -134,9 +143,15 @@ def subscription(event_id: str, kind: str, created: int, status: str, **shape: A
     )
 
 
-WEEKLY_ITEMS = {"items": {"object": "list", "data": [
-    {"quantity": 1, "price": {"unit_amount": 600, "currency": "usd",
-                              "recurring": {"interval": "week", "interval_count": 2}}}]}}  # fmt: skip
+WEEKLY = {"interval": "week", "interval_count": 2}
+WEEKLY_ITEMS = {
+    "items": {
+        "object": "list",
+        "data": [
+            {"quantity": 1, "price": {"unit_amount": 600, "currency": "usd", "recurring": WEEKLY}}
+        ],
+    }
+}
 
 
 def test_mrr_takes_each_subscriptions_latest_state_and_normalises_the_interval(

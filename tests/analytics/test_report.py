@@ -5,26 +5,30 @@ queries run with DuckDB; every figure checked against this hand count.
 Days are UTC (2024-08-01 = D1); "JST" is the Asia/Tokyo day where it differs. Amounts in
 minor units (JPY yen, USD cents).
 
-| file | event | what it means | counts as |
-|---|---|---|---|
-| 01 | checkout.session.completed, payment, paid, 4980 JPY, D1 01:00 | card order cs_A | gross JPY +4980 D1; order D1; paid D1 |
-| 02 | the same event again (same id) | a duplicate delivery | nothing |
-| 03 | checkout.session.completed, payment, unpaid, 2980 JPY, D1 02:00 | konbini order placed (cs_B) | nothing yet |
-| 04 | checkout.session.completed, payment, paid, 2500 USD, D1 10:00 | card order cs_C | gross USD +2500 D1; order D1; paid D1 |
-| 05 | checkout.session.completed, subscription, paid, 1500 USD, D1 11:06 | subscription sign-up | not gross, not an order |
-| 06 | invoice.paid in_D, 1500 USD, D1 11:06 | its first invoice | gross USD +1500 D1; paid D1 |
-| 07 | customer.subscription.created sub_items, active, items 1500/month + 12000/year | | MRR USD 1500 + 1000 |
-| 08 | customer.subscription.created sub_plan (API 2016, `plan`, no items), 980 JPY/month x3 | | |
-| 09 | customer.subscription.updated sub_plan -> past_due, D3 | still collected | MRR JPY 2940 |
-| 10 | customer.subscription.deleted sub_gone, D2 (delivered first) | | |
-| 11 | customer.subscription.created sub_gone, D1 (delivered late) | latest state: canceled | no MRR |
-| 12 | checkout.session.async_payment_succeeded cs_B, paid, 2980 JPY, D2 16:30 (JST D3 01:30) | konbini paid | gross JPY +2980 D2 (JST D3); order D2 (JST D3); paid D2 (JST D3) |
-| 13 | checkout.session.completed, payment, no_payment_required, 0 JPY, D2 05:00 | free order | order D2; gross JPY +0 D2 |
-| 14 | charge.refunded ch_A 1000 of 4980 (previous 0), D2 01:00 | partial refund | refunds JPY 1000 D2 |
-| 15 | charge.refunded ch_A 4980 (previous 1000), D3 01:00 | the rest | refunds JPY 3980 D3 |
-| 16 | charge.refunded ch_C 2500 (previous 0), D3 02:00 | full refund, USD | refunds USD 2500 D3 |
-| 17 | invoice.payment_failed in_F, USD, D2 02:00 | failed renewal | failed D2 |
-| 18 | checkout.session.async_payment_failed cs_G, D3 03:00 | konbini never paid | failed D3 |
+file: event (created) -> counted as
+01 checkout.session.completed payment paid 4980 JPY cs_A (D1 01:00)
+   -> gross JPY 4980 D1, order D1, paid D1
+02 the same event again (same id: a duplicate delivery) -> nothing
+03 checkout.session.completed payment unpaid 2980 JPY cs_B, konbini (D1 02:00) -> nothing yet
+04 checkout.session.completed payment paid 2500 USD cs_C (D1 10:00)
+   -> gross USD 2500 D1, order D1, paid D1
+05 checkout.session.completed subscription paid 1500 USD (D1 11:06) -> not gross, not an order
+06 invoice.paid in_D 1500 USD, its first invoice (D1 11:06) -> gross USD 1500 D1, paid D1
+07 customer.subscription.created sub_items active: items 1500 USD/month + 12000 USD/year
+   -> MRR USD 1500 + 1000
+08 customer.subscription.created sub_plan, API 2016 `plan` shape (no items), 980 JPY/month x3
+09 customer.subscription.updated sub_plan -> past_due (D3): still collected -> MRR JPY 2940
+10 customer.subscription.deleted sub_gone (D2), delivered before
+11 customer.subscription.created sub_gone (D1): latest state canceled -> no MRR
+12 checkout.session.async_payment_succeeded cs_B paid 2980 JPY (D2 16:30 = JST D3 01:30)
+   -> gross JPY 2980, order, paid: D2 (JST D3)
+13 checkout.session.completed payment no_payment_required 0 JPY (D2 05:00), a free order
+   -> order D2, gross JPY 0 D2
+14 charge.refunded ch_A 1000 of 4980, previous 0 (D2 01:00) -> refunds JPY 1000 D2
+15 charge.refunded ch_A 4980, previous 1000 (D3 01:00) -> refunds JPY 3980 D3
+16 charge.refunded ch_C 2500, previous 0 (D3 02:00) -> refunds USD 2500 D3
+17 invoice.payment_failed in_F USD (D2 02:00), a failed renewal -> failed D2
+18 checkout.session.async_payment_failed cs_G (D3 03:00), konbini never paid -> failed D3
 
 UTC:  gross  D1 JPY 4980, USD 4000 | D2 JPY 2980 | D3 JPY 0, USD 0
       refund D1 0, 0              | D2 JPY 1000 | D3 JPY 3980, USD 2500

@@ -28,6 +28,7 @@ EXPECTED_SUMMARY = {
     "events": 11,
     "rules": {
         "Events-Archive-StripePayOps-stripe-events": 11,  # the archive's rule: every event kept
+        "analytics-export": 11,  # every delivery goes to Firehose (issue 16)
         "awaiting-payment": 1,
         "coupon-qualifying-order": 1,
         "customer-changed": 3,

@@ -47,6 +47,7 @@ def test_replay_reports_bad_files_and_still_replays_the_rest(
     assert captured.err.strip().startswith(f"error: {bad}: not valid JSON")
     assert json.loads(captured.out)["rules"] == {
         "Events-Archive-StripePayOps-stripe-events": 1,  # the archive's rule keeps every event
+        "analytics-export": 1,  # and the analytics export (issue 16)
         "customer-dunning": 1,
         "payment-activity": 1,
         "payment-failed": 1,

@@ -6,8 +6,8 @@ like AWS.
 
 - `Rule.send_to_targets` (every put_events, replay and S3 notification goes through it) is
   replaced: State, matching with `payops.patterns`, target input, delivery to SQS, SNS, Step
-  Functions, Lambda, Firehose, CloudWatch Logs and event buses, and the target's dead-letter queue on
-  failure. Archives and API destinations, which moto handles, are still handed to moto.
+  Functions, Lambda, Firehose, CloudWatch Logs and event buses, and the target's dead-letter
+  queue on failure. Archives and API destinations, which moto handles, are still handed to moto.
 - `EventPatternParser.parse` also validates the pattern (moto accepts misspelt operators).
 - `EventsHandler.test_event_pattern` / `EventsBackend.test_event_pattern`: a real Result.
 - `EventsBackend._normalize_event_bus_arn`, `create_event_bus`, `put_events` and

@@ -6,9 +6,9 @@ from payops.localaws.core.checking import Check, CheckFn, Getter
 
 
 def check_delivery_stream(c: Check) -> None:
-    description = c.client("firehose").describe_delivery_stream(
-        DeliveryStreamName=c.physical_id
-    )["DeliveryStreamDescription"]
+    description = c.client("firehose").describe_delivery_stream(DeliveryStreamName=c.physical_id)[
+        "DeliveryStreamDescription"
+    ]
     c.same("DeliveryStreamStatus", "ACTIVE", description["DeliveryStreamStatus"])
     c.same_if_set("DeliveryStreamType", description["DeliveryStreamType"])
     expected = c.props.get("ExtendedS3DestinationConfiguration")

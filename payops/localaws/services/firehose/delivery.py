@@ -32,11 +32,20 @@ GAPS: dict[str, str] = {
     ),
 }
 
-_FIELD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*((?:\.(?:[A-Za-z_][A-Za-z0-9_]*|"[^"]*"))+)\s*')
+_FIELD = re.compile(
+    r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*((?:\.(?:[A-Za-z_][A-Za-z0-9_]*|"[^"]*"))+)\s*'
+)
 _SEGMENT = re.compile(r'\.(?:([A-Za-z_][A-Za-z0-9_]*)|"([^"]*)")')
 _EXPRESSION = re.compile(r"!\{([A-Za-z-]+):([^}]*)\}")
 # Java DateTimeFormatter letters Firehose prefixes use -> strftime.
-_TIME_FORMAT = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+_TIME_FORMAT = (
+    ("yyyy", "%Y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+)
 
 
 class DeliveryError(ValueError):
@@ -117,9 +126,10 @@ def deliver(
     s3 = s3_backends[backend.account_id][backend.partition]
     bucket = config["BucketARN"].split(":")[-1]
     processors = _processors(config)
-    partitioned = str(
-        (config.get("DynamicPartitioningConfiguration") or {}).get("Enabled", "false")
-    ).lower() == "true"
+    partitioned = (
+        str((config.get("DynamicPartitioningConfiguration") or {}).get("Enabled", "false")).lower()
+        == "true"
+    )
     query = processors.get("MetadataExtraction", {}).get("MetadataExtractionQuery")
     fields = parse_jq(query) if partitioned and query else {}
     delimiter = processors.get("AppendDelimiterToRecord", {}).get("Delimiter")

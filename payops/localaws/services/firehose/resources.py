@@ -46,7 +46,9 @@ class DeliveryStream(BridgedResource):
 
         backend = firehose_backends[account_id][region_name]
         destinations = {
-            argument: properties[key] for key, argument in _DESTINATIONS.items() if key in properties
+            argument: properties[key]
+            for key, argument in _DESTINATIONS.items()
+            if key in properties
         }
         if len(destinations) != 1:
             raise validation_error(
@@ -57,9 +59,7 @@ class DeliveryStream(BridgedResource):
             region=region_name,
             delivery_stream_name=name,
             delivery_stream_type=properties.get("DeliveryStreamType", "DirectPut"),
-            kinesis_stream_source_configuration=properties.get(
-                "KinesisStreamSourceConfiguration"
-            ),
+            kinesis_stream_source_configuration=properties.get("KinesisStreamSourceConfiguration"),
             delivery_stream_encryption_configuration_input=properties.get(
                 "DeliveryStreamEncryptionConfigurationInput"
             ),
