@@ -190,13 +190,15 @@ def cmd_report(args: argparse.Namespace, context: dict[str, str]) -> int:
             file=sys.stderr,
         )
         return 2
-    events = []
+    events, bad = [], False
     for name in args.paths:  # read before the deploy: a bad file fails in a second
         try:
             events += load_events(Path(name), settings)
         except EventFileError as err:
             print(f"error: {err}", file=sys.stderr)
-            return 1
+            bad = True
+    if bad:
+        return 1
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
