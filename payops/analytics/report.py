@@ -72,8 +72,7 @@ def _major(currency: str, amount: float) -> float:
 
 
 def _label(currency: str) -> str:
-    unit = "minor = major unit" if currency in ZERO_DECIMAL else "major units"
-    return f"{currency.upper()} ({unit})"
+    return f"amount ({currency.upper()})"
 
 
 def draw_charts(report: dict[str, Any], out: Path) -> list[Path]:
