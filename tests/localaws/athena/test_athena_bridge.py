@@ -7,9 +7,7 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from payops.localaws.core import registry
 from payops.localaws.core.account import REGION
 
 
@@ -29,13 +27,8 @@ def template(recursive: bool) -> str:
 
 
 @pytest.fixture
-def cfn():
-    with mock_aws():
-        registry.install()
-        try:
-            yield boto3.client("cloudformation", region_name=REGION)
-        finally:
-            registry.uninstall()
+def cfn(bridged: None):
+    return boto3.client("cloudformation", region_name=REGION)
 
 
 def test_cloudformation_creates_the_workgroup_and_its_named_query(cfn) -> None:

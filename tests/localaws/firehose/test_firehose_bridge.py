@@ -11,7 +11,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payops.localaws.core import registry
 from payops.localaws.core.account import REGION
 from payops.localaws.services.firehose import DeliveryError, parse_jq, render_prefix
 
@@ -45,17 +44,12 @@ def stream_template(bucket: str) -> str:
 
 
 @pytest.fixture
-def aws():
-    with mock_aws():
-        registry.install()
-        try:
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket="exports")
-            cfn = boto3.client("cloudformation", region_name=REGION)
-            cfn.create_stack(StackName="s", TemplateBody=stream_template("exports"))
-            yield {"s3": s3, "cfn": cfn, "firehose": boto3.client("firehose", region_name=REGION)}
-        finally:
-            registry.uninstall()
+def aws(bridged: None):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="exports")
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(StackName="s", TemplateBody=stream_template("exports"))
+    return {"s3": s3, "cfn": cfn, "firehose": boto3.client("firehose", region_name=REGION)}
 
 
 def objects(s3) -> dict[str, bytes]:

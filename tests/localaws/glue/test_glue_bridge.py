@@ -6,9 +6,7 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from payops.localaws.core import registry
 from payops.localaws.core.account import REGION
 
 PARAMETERS = {"projection.enabled": "true", "projection.type.type": "injected"}
@@ -29,13 +27,8 @@ TEMPLATE = json.dumps({
 
 
 @pytest.fixture
-def cfn():
-    with mock_aws():
-        registry.install()
-        try:
-            yield boto3.client("cloudformation", region_name=REGION)
-        finally:
-            registry.uninstall()
+def cfn(bridged: None):
+    return boto3.client("cloudformation", region_name=REGION)
 
 
 def test_cloudformation_creates_and_deletes_the_database_and_table(cfn) -> None:

@@ -42,8 +42,9 @@ class AthenaWorkGroup(BridgedResource):
 
         def delete() -> None:
             if recursive:
-                for query_id in backend.list_named_queries(name):
-                    backend.named_queries.pop(query_id, None)
+                for query_id, query in list(backend.named_queries.items()):
+                    if query.workgroup.name == name:
+                        del backend.named_queries[query_id]
             backend.delete_work_group(name)
 
         return cls(name, {}, delete)
