@@ -33,6 +33,8 @@ _EB = "aws.amazon.com/eventbridge/pricing"
 _SFN = "aws.amazon.com/step-functions/pricing"
 _DDB = "aws.amazon.com/dynamodb/pricing/on-demand"
 _LAMBDA = "aws.amazon.com/lambda/pricing"
+_FIREHOSE = "aws.amazon.com/firehose/pricing"
+FIREHOSE_RECORD_UNIT = 5 * 1024  # Firehose bills each record rounded up to 5 KB
 PRICES: dict[str, tuple[float, str, str]] = {
     "eventbridge_event": (1.00 / 1e6, "partner events (64 KB chunks)", _EB),
     "eventbridge_archive_gb": (0.10, "per GB archived", _EB),
@@ -49,6 +51,9 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "lambda_gb_s_x86": (0.0000166667, "GB-s (x86_64)", _LAMBDA),
     "ses_email": (0.10 / 1000, "emails", "aws.amazon.com/ses/pricing"),
     "transfer_out_gb": (0.09, "per GB out to the internet", "aws.amazon.com/ec2/pricing/on-demand"),
+    # Analytics export (issue 16): Firehose Direct PUT to S3 with dynamic partitioning.
+    "firehose_gb": (0.029, "GB ingested, each record rounded up to 5 KB", _FIREHOSE),
+    "firehose_partitioning_gb": (0.02, "GB processed by dynamic partitioning", _FIREHOSE),
 }
 # Durations are not observable locally (moto is not AWS): stated assumptions, shown in the table.
 # An Express run is billed by its duration (rounded up to 100 ms) at 64 MB: estimated from what it
@@ -223,6 +228,7 @@ def observe(event_file: Path = PAID_ORDER) -> dict[str, Any]:
         "lambda_invokes": dict(counts.lambda_invokes),
         "lambda_config": lambda_memory,
         "emails": len(trace.emails),
+        "firehose_records": sum(f.data["records"] for f in facts if f.kind == "firehose_delivered"),
         "http_calls": len(trace.http_calls),
         "dlq": trace.dlq,
     }
@@ -267,6 +273,11 @@ def model(seen: dict[str, Any]) -> dict[str, Any]:
     express_gb_s = (64 / 1024) * sum(express_seconds)
     sample_lambda_gb_s = task_states * SAMPLE_LAMBDA_MB / 1024 * SAMPLE_LAMBDA_BILLED_S
     archive_gb = seen["event_bytes"] / 1e9 if seen["archive"] else 0.0
+    # The analytics export: every event is one Firehose record (the EventBridge event).
+    records = seen.get("firehose_records", 0)
+    record_units = math.ceil(seen["event_bytes"] / FIREHOSE_RECORD_UNIT)
+    firehose_gb = records * record_units * FIREHOSE_RECORD_UNIT / 1e9
+    partitioned_gb = records * seen["event_bytes"] / 1e9
 
     def row(item: str, key: str, ours: float, sample: float, note: str = "") -> dict[str, Any]:
         price = _price(key)
@@ -304,6 +315,15 @@ def model(seen: dict[str, Any]) -> dict[str, Any]:
         row("SNS publishes", "sns_publish", seen["sns_publishes"], seen["sns_publishes"]),
         row("SQS requests", "sqs_request", seen["sqs_requests"], seen["sqs_requests"]),
         row("Lambda requests", "lambda_request", lambda_requests, task_states),
+        row("Firehose ingestion (analytics)", "firehose_gb", firehose_gb, firehose_gb, "GB/order"),
+        row(
+            "Firehose dynamic partitioning",
+            "firehose_partitioning_gb",
+            partitioned_gb,
+            partitioned_gb,
+            "GB/order; plus $0.005 per 1,000 objects written, set by time, not orders: at most "
+            "288 a day per event type (300 s buffers)",
+        ),
         {
             **row(
                 "Lambda duration",

@@ -124,6 +124,20 @@ def test_cost_model_prices_what_was_observed() -> None:
     assert model["total_ours_usd"] < model["total_sample_usd"]
 
 
+def test_cost_model_bills_firehose_records_in_5_kb_units() -> None:
+    exported = {**SEEN, "firehose_records": 1}  # 3,000 bytes: one 5 KB unit
+    rows = {row["item"]: row for row in cost.model(exported)["rows"]}
+    assert rows["Firehose ingestion (analytics)"]["ours_usd"] == pytest.approx(
+        5 * 1024 / 1e9 * 0.029 * cost.ORDERS
+    )
+    assert rows["Firehose dynamic partitioning"]["ours_usd"] == pytest.approx(
+        3000 / 1e9 * 0.02 * cost.ORDERS
+    )
+    assert {r["item"]: r for r in cost.model(SEEN)["rows"]}["Firehose ingestion (analytics)"][
+        "ours_usd"
+    ] == 0  # no export observed, nothing billed
+
+
 def test_cost_model_counts_large_events_in_64_kb_chunks() -> None:
     big = copy.deepcopy(SEEN)
     big["event_bytes"] = 200 * 1024

@@ -32,6 +32,9 @@ PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
 CONTEXT = {"ingress": "partner", "stripeEventSourceName": PARTNER_SOURCE}
 CUSTOMER_STACK_PREFIX = "payops-customer-"
 ARCHIVE_RULE_PREFIX = "Events-Archive-"  # the rule EventBridge manages for an archive
+# Rules that see every Stripe event and start no workflow: the archive's and the analytics
+# export's (issue 16; "StripePayOps-analytics-export" in the recorder's facts).
+EVERY_EVENT_RULES = (ARCHIVE_RULE_PREFIX, "analytics-export", "StripePayOps-analytics-export")
 
 CARD_ORDER = "01-card-order-paid"  # ¥4,980 paid: fulfilment
 LARGE_ORDER = "05-large-order-paid"  # ¥36,000 paid: fulfilment, coupon, large-order notice
@@ -168,8 +171,8 @@ def states_of(local: LocalAws, execution_arn: str) -> list[str]:
 
 
 def workflow_rules(trace: EventTrace) -> list[str]:
-    """The rules an event matched, without the archive's own rule."""
-    return [r for r in trace.rules if not r.startswith(ARCHIVE_RULE_PREFIX)]
+    """The rules an event matched, without the archive's own rule and the analytics export."""
+    return [r for r in trace.rules if not r.startswith(EVERY_EVENT_RULES)]
 
 
 def replay(

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from local_events import (
     ARCHIVE_RULE_PREFIX,
     CARD_ORDER,
+    EVERY_EVENT_RULES,
     FULFILMENT_SUBJECT,
     alarms,
     alerts_topic_arn,
@@ -151,7 +152,7 @@ def test_unknown_event_type_matches_no_rule_and_is_ignored(local: LocalAws) -> N
     assert archived_count(local) == archived + 1
     assert trace.executions == [] and trace.emails == [] and trace.sns == {} and trace.dlq == {}
     assert not [f for f in facts if f.kind in ("target_invoked", "target_failed", "dlq")
-                and not f.data["rule"].startswith(ARCHIVE_RULE_PREFIX)]  # fmt: skip
+                and not f.data["rule"].startswith(EVERY_EVENT_RULES)]  # fmt: skip
 
 
 def test_newer_api_version_with_extra_fields_is_processed(local: LocalAws) -> None:
