@@ -36,9 +36,15 @@ from payops.settings import Settings
 from stacks.nag import acknowledge
 from stacks.targets import RETRY_POLICY, from_this_stacks_rules
 
+_Stream = firehose.CfnDeliveryStream
 EXPORT_RULE = ANALYTICS_DIR / "export-rule.json"
 ERRORS_PREFIX = "errors/"
 RESULTS_PREFIX = "athena-results/"
+# Firehose's prefix expressions: the UTC day it received the record, the record's detail-type.
+PARTITIONED_PREFIX = (
+    EVENTS_PREFIX + "dt=!{timestamp:yyyy-MM-dd}/type=!{partitionKeyFromQuery:type}/"
+)
+ERROR_OUTPUT_PREFIX = ERRORS_PREFIX + "!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
 # Firehose buffers up to this long (or 64 MiB, dynamic partitioning's minimum) per partition.
 BUFFER_SECONDS = 300
 ERRORS_KEPT_DAYS = 30
@@ -161,33 +167,32 @@ class AnalyticsExport(Construct):
                 "grant is limited to the prefix it writes.",
             )
 
-        self.stream = firehose.CfnDeliveryStream(
+        encryption = _Stream.DeliveryStreamEncryptionConfigurationInputProperty(
+            key_type="AWS_OWNED_CMK"
+        )
+        self.stream = _Stream(
             self,
             "Stream",
             delivery_stream_name=stream_name,
             delivery_stream_type="DirectPut",
-            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
-                key_type="AWS_OWNED_CMK"
-            ),
-            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+            delivery_stream_encryption_configuration_input=encryption,
+            extended_s3_destination_configuration=_Stream.ExtendedS3DestinationConfigurationProperty(
                 bucket_arn=self.bucket.bucket_arn,
                 role_arn=delivery_role.role_arn,
-                prefix=f"{EVENTS_PREFIX}dt=!{{timestamp:yyyy-MM-dd}}/type=!{{partitionKeyFromQuery:type}}/",
-                error_output_prefix=f"{ERRORS_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/",
+                prefix=PARTITIONED_PREFIX,
+                error_output_prefix=ERROR_OUTPUT_PREFIX,
                 compression_format="GZIP",
-                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                buffering_hints=_Stream.BufferingHintsProperty(
                     interval_in_seconds=BUFFER_SECONDS, size_in_m_bs=64
                 ),
-                dynamic_partitioning_configuration=firehose.CfnDeliveryStream.DynamicPartitioningConfigurationProperty(
+                dynamic_partitioning_configuration=_Stream.DynamicPartitioningConfigurationProperty(
                     enabled=True,
-                    retry_options=firehose.CfnDeliveryStream.RetryOptionsProperty(
-                        duration_in_seconds=300
-                    ),
+                    retry_options=_Stream.RetryOptionsProperty(duration_in_seconds=300),
                 ),
-                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
+                processing_configuration=_Stream.ProcessingConfigurationProperty(
                     enabled=True,
                     processors=[
-                        firehose.CfnDeliveryStream.ProcessorProperty(
+                        _Stream.ProcessorProperty(
                             type="MetadataExtraction",
                             parameters=[
                                 _parameter("MetadataExtractionQuery", '{type: ."detail-type"}'),
@@ -195,13 +200,13 @@ class AnalyticsExport(Construct):
                             ],
                         ),
                         # One event per line: what the JSON SerDe and DuckDB read.
-                        firehose.CfnDeliveryStream.ProcessorProperty(
+                        _Stream.ProcessorProperty(
                             type="AppendDelimiterToRecord",
                             parameters=[_parameter("Delimiter", "\\n")],
                         ),
                     ],
                 ),
-                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+                cloud_watch_logging_options=_Stream.CloudWatchLoggingOptionsProperty(
                     enabled=True,
                     log_group_name=log_group.log_group_name,
                     log_stream_name=log_stream.log_stream_name,
@@ -344,7 +349,5 @@ class AnalyticsExport(Construct):
             named.node.add_dependency(database)
 
 
-def _parameter(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParameterProperty:
-    return firehose.CfnDeliveryStream.ProcessorParameterProperty(
-        parameter_name=name, parameter_value=value
-    )
+def _parameter(name: str, value: str) -> _Stream.ProcessorParameterProperty:
+    return _Stream.ProcessorParameterProperty(parameter_name=name, parameter_value=value)
