@@ -74,3 +74,19 @@ def synthesized(request: pytest.FixtureRequest) -> Synthesized:
 
 def load_fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
+
+
+# --- analytics export (issue 16): the service bridges' tests -------------------------------------
+@pytest.fixture
+def bridged():
+    """An in-process moto with every local-AWS service bridge installed (undone afterwards)."""
+    from moto import mock_aws
+
+    from payops.localaws.core import registry
+
+    with mock_aws():
+        registry.install()
+        try:
+            yield
+        finally:
+            registry.uninstall()
