@@ -98,6 +98,10 @@ class Settings:
     # concurrency. Stripe retries a 429 like any non-2xx.
     receiver_reserved_concurrency: int = 10
     download_reserved_concurrency: int = 10
+    # -- access state and Cognito sync (issue 15; README "Access state and Cognito") --
+    access_grace_days: int = 7  # past_due keeps access this many days after the period start
+    cognito_user_pool_id: str = ""  # empty: no Cognito sync / no live status
+    # -- end access state --
 
     @property
     def event_source(self) -> str:
@@ -184,5 +188,23 @@ _PARSERS.update(
         "download_reserved_concurrency": _positive_int,
     }
 )
+
+# -- access state and Cognito sync --
+COGNITO_USER_POOL_ID_RE = re.compile(r"^[\w-]+_[0-9a-zA-Z]+$")
+
+
+def _user_pool_id(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if value and not COGNITO_USER_POOL_ID_RE.match(value):
+        raise SettingsError(
+            key, f"expected a Cognito user pool id like 'ap-northeast-1_AbC123' (or empty), got {raw!r}"
+        )
+    return value
+
+
+_PARSERS.update(
+    {"access_grace_days": _positive_int, "cognito_user_pool_id": _user_pool_id}
+)
+# -- end access state --
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

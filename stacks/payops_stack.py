@@ -7,6 +7,7 @@ from constructs import Construct
 
 from payops.rules import load_catalogue
 from payops.settings import Settings
+from stacks.access import ACCESS_EVENT_SOURCE, Access
 from stacks.backstop import WorkflowBackstop
 from stacks.coupons import Coupons
 from stacks.customer_mirror import CustomerMirror
@@ -61,6 +62,10 @@ class PayOpsStack(Stack):
             sender_email=settings.sender_email,
             dashboard_url=settings.stripe_dashboard_url,
         )
+        # -- access state and Cognito sync (issue 15) --
+        self.access = Access(self, "Access", shared=shared)
+        self.ingress.let_put_own_events(self.access.workflow.role, source=ACCESS_EVENT_SOURCE)
+        # -- end access state --
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",

@@ -3,7 +3,7 @@
 Serves the few endpoints our workflows call, on 127.0.0.1 in a daemon thread:
 
     POST   /v1/coupons              POST /v1/promotion_codes      POST /v1/refunds
-    GET    /v1/subscriptions/{id}   DELETE /v1/subscriptions/{id}
+    GET    /v1/subscriptions/{id} (expand[]=customer)   DELETE /v1/subscriptions/{id}
     GET    /v1/checkout/sessions/{id}   GET /v1/checkout/sessions/{id}/line_items
 
 Checkout Sessions and their line items come from a `Catalogue` (stripe_catalogue.py): the
@@ -122,6 +122,10 @@ class FakeStripe(StripeObjects):
             # is from: a replay in any order leaves the newest state, as Stripe would answer.
             self._subscription_as_of: dict[str, tuple[int, int]] = {}
             self.payment_intents: dict[str, dict[str, Any]] = {}
+            # Customers as their customer.* events describe them (newest by `created`), for
+            # GET /v1/subscriptions/{id}?expand[]=customer.
+            self.customers: dict[str, dict[str, Any]] = {}
+            self._customer_as_of: dict[str, int] = {}
             self.invoices: dict[str, dict[str, Any]] = {}
             self._charges: dict[str, dict[str, Any]] = {}
             self.catalogue = Catalogue()
@@ -241,6 +245,12 @@ class FakeStripe(StripeObjects):
                         "status": "paid",
                     }
                     self._seed_intent(intent, obj)
+            elif kind == "customer":
+                created = stripe_event.get("created")
+                as_of = created if isinstance(created, int) else _now()
+                if as_of >= self._customer_as_of.get(obj_id, as_of):
+                    self.customers[obj_id] = dict(obj)
+                    self._customer_as_of[obj_id] = as_of
             elif kind == "invoice":
                 self.invoices[obj_id] = {**self.invoices.get(obj_id, {}), **obj}
                 intent = obj.get("payment_intent")
@@ -397,7 +407,7 @@ class FakeStripe(StripeObjects):
             if session is None:
                 raise _missing("checkout.session", match.group(1))
             return 200, session
-        params.pop("expand", None)  # accepted, not applied
+        expand = params.pop("expand", None)  # accepted; applied to a subscription's customer
         if path == "/v1/coupons" and method == "POST":
             return 200, self._create_coupon(params)
         if path == "/v1/promotion_codes" and method == "POST":
@@ -416,7 +426,10 @@ class FakeStripe(StripeObjects):
         match = re.fullmatch(r"/v1/subscriptions/([^/]+)", path)
         if match and method == "GET":
             _allow(params, set())
-            return 200, dict(self._subscription(match.group(1)))
+            subscription = dict(self._subscription(match.group(1)))
+            if "customer" in (expand or []) and isinstance(subscription.get("customer"), str):
+                subscription["customer"] = self._customer(subscription["customer"])
+            return 200, subscription
         if match and method == "DELETE":
             return 200, self._cancel_subscription(match.group(1), params)
         withdrawn = self._route_coupon_withdrawal(method, path, params)
@@ -429,6 +442,14 @@ class FakeStripe(StripeObjects):
         )
 
     # -- coupon withdrawal (issue 10: a coupon dies with its refunded order) ----------------
+
+
+    def _customer(self, customer_id: str) -> dict[str, Any]:
+        """A customer no event described: Stripe's shape with no metadata (a Payment Link's)."""
+        known = self.customers.get(customer_id)
+        if known is not None:
+            return dict(known)
+        return {"id": customer_id, "object": "customer", "email": None, "metadata": {}}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,112 @@
+"""Access state: what each app user may use, from their Stripe subscriptions, in DynamoDB and Cognito.
+
+One table (pk, sk), one workflow (statemachines/access.asl.json) on the `access-changed` rule:
+
+- pk `customer#<cus id>`, sk `customer`: the customer <-> app user map (`userId`, from
+  `metadata.app_user_id` on the customer, else on the subscription) and the customer's Stripe
+  Entitlements (`features`, lookup keys, with the summary event's `created`).
+- pk `user#<user id>`, sk `subscription#<sub id>`: one subscription's `plan`, `access`, `until`,
+  ordered by (event created, time of the Stripe API read).
+- pk `user#<user id>`, sk `access`: the user's projection, the best of their subscriptions
+  (full > grace > none), with `features`; written only by a higher `revision` than it holds.
+
+When `cognitoUserPoolId` is set the projection is also written to the Cognito user (name = the app
+user id) as custom:plan, custom:access and custom:access_until, and only then does the template
+grant cognito-idp:AdminUpdateUserAttributes, on that pool alone. Every actual change of a user's
+projection puts one event on the stack's bus: source ACCESS_EVENT_SOURCE, detail-type
+ACCESS_CHANGED (the live-status contract; README "Access state and Cognito").
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.shared import Shared
+from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
+from stacks.workflow import Workflow
+
+RULE = "access-changed"
+ACCESS_EVENT_SOURCE = "payops.access"
+ACCESS_CHANGED = "Access changed"
+COGNITO_ATTRIBUTES = ("custom:plan", "custom:access", "custom:access_until")
+WHY = (
+    "Standard: the Stripe API read is retried for about 3 hours (beyond Express's 5 minutes), and "
+    "the Cognito write and the Access changed event must happen once per change"
+)
+
+
+class Access(Construct):
+    """access-changed rule -> access workflow -> DynamoDB projection (+ Cognito) + bus event."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, shared: Shared) -> None:
+        super().__init__(scope, construct_id)
+        settings = shared.settings
+        if shared.alerts is None:
+            raise ValueError("Access needs shared.alerts (the staff alert topic)")
+        stack = Stack.of(self)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # A projection: it refills from Stripe's events (or a replay of the archive).
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        stripe_api = StripeApi.of(self, api_key_secret_name=settings.stripe_api_key_secret_name)
+        pool_id = settings.cognito_user_pool_id
+        self.workflow = Workflow(
+            self,
+            "Projection",
+            asl="access",
+            kind="STANDARD",
+            why=WHY,
+            substitutions={
+                "AccessTable": self.table.table_name,
+                "StripeConnectionArn": stripe_api.connection_arn,
+                "StripeApiVersion": STRIPE_API_VERSION,
+                "AccessGraceSeconds": str(settings.access_grace_days * 24 * 3600),
+                "CognitoUserPoolId": pool_id,
+                "EventBusArn": shared.bus_arn,
+                "AlertTopicArn": shared.alerts.topic_arn,
+                "StripeDashboardUrl": settings.stripe_dashboard_url,
+            },
+        )
+        role = self.workflow.role
+        # The table only (Table.grant would add index/*; the table has no index).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                resources=[self.table.table_arn],
+            )
+        )
+        self.workflow.grant_alerts(shared.alerts)
+        stripe_api.grant_invoke(self.workflow, self.workflow.state_machine, methods=["GET"])
+        # Only its own events: a Stripe-looking source would be refused by this condition.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[shared.bus_arn],
+                conditions={"StringEquals": {"events:source": ACCESS_EVENT_SOURCE}},
+            )
+        )
+        if pool_id:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["cognito-idp:AdminUpdateUserAttributes"],
+                    resources=[
+                        stack.format_arn(
+                            service="cognito-idp", resource="userpool", resource_name=pool_id
+                        )
+                    ],
+                )
+            )
+        shared.catalogue.add_target(
+            RULE, shared.targets.state_machine(self.workflow.state_machine)
+        )
