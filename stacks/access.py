@@ -13,14 +13,18 @@ One table (pk, sk), one workflow (statemachines/access.asl.json) on the `access-
 When `cognitoUserPoolId` is set the projection is also written to the Cognito user (name = the app
 user id) as custom:plan, custom:access and custom:access_until, and only then does the template
 grant cognito-idp:AdminUpdateUserAttributes, on that pool alone. Every actual change of a user's
-projection puts one event on the stack's bus: source ACCESS_EVENT_SOURCE, detail-type
-ACCESS_CHANGED (the live-status contract; README "Access state and Cognito").
+projection puts one event on the stack's app event bus (`<stack>-app-events`, `Access.bus`):
+source ACCESS_EVENT_SOURCE, detail-type ACCESS_CHANGED (the live-status contract; README "Access
+state and Cognito"). Not on the Stripe bus: PutEvents cannot target a partner event bus (botocore
+names the parameter's shape NonPartnerEventBusNameOrArn), the webhook bus refuses every putter
+but the receiver, and Stripe's bus and archive stay Stripe's events only.
 """
 
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -59,6 +63,9 @@ class Access(Construct):
             # A projection: it refills from Stripe's events (or a replay of the archive).
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.bus = events.EventBus(
+            self, "Bus", event_bus_name=f"{stack.stack_name}-app-events"
+        )
         stripe_api = StripeApi.of(self, api_key_secret_name=settings.stripe_api_key_secret_name)
         pool_id = settings.cognito_user_pool_id
         self.workflow = Workflow(
@@ -73,7 +80,7 @@ class Access(Construct):
                 "StripeApiVersion": STRIPE_API_VERSION,
                 "AccessGraceSeconds": str(settings.access_grace_days * 24 * 3600),
                 "CognitoUserPoolId": pool_id,
-                "EventBusArn": shared.bus_arn,
+                "EventBusArn": self.bus.event_bus_arn,
                 "AlertTopicArn": shared.alerts.topic_arn,
                 "StripeDashboardUrl": settings.stripe_dashboard_url,
             },
@@ -88,11 +95,11 @@ class Access(Construct):
         )
         self.workflow.grant_alerts(shared.alerts)
         stripe_api.grant_invoke(self.workflow, self.workflow.state_machine, methods=["GET"])
-        # Only its own events: a Stripe-looking source would be refused by this condition.
+        # Only its own events on its own bus.
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],
-                resources=[shared.bus_arn],
+                resources=[self.bus.event_bus_arn],
                 conditions={"StringEquals": {"events:source": ACCESS_EVENT_SOURCE}},
             )
         )

@@ -64,7 +64,12 @@ class PayOpsStack(Stack):
         )
         # -- access state and Cognito sync (issue 15) --
         self.access = Access(self, "Access", shared=shared)
-        self.ingress.let_put_own_events(self.access.workflow.role, source=ACCESS_EVENT_SOURCE)
+        CfnOutput(
+            self,
+            "AppEventBusName",
+            value=self.access.bus.event_bus_name,
+            description=f"The app's own events ({ACCESS_EVENT_SOURCE}: Access changed) for live status",
+        )
         # -- end access state --
         self.backstop = WorkflowBackstop(
             self,

@@ -3,8 +3,8 @@
 One deployment for the module (the local AWS with a Cognito user pool created first, as a user
 creates theirs before `cdk deploy -c cognitoUserPoolId=<id>`). Each test has its own app user,
 customer and subscriptions, so the tests do not depend on each other's order. "Access changed"
-events are read from a queue behind a rule on the stack's bus (source payops.access), as the
-live-status rule would receive them.
+events are read from a queue behind a rule on the stack's app event bus (source payops.access),
+as the live-status rule would receive them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import PARTNER_SOURCE, load_fixture
 
-from payops.envelope import LoadedEvent
+from payops.envelope import LoadedEvent, wrap
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import EventTrace, LocalAws
 from stacks.access import ACCESS_CHANGED, ACCESS_EVENT_SOURCE, COGNITO_ATTRIBUTES
@@ -118,14 +118,14 @@ def access() -> Iterator[Access]:
         ]["QueueArn"]
         events.put_rule(
             Name="test-access-changed",
-            EventBusName=local.bus_name,
+            EventBusName=local.deployed.outputs["AppEventBusName"],
             EventPattern=json.dumps(
                 {"source": [ACCESS_EVENT_SOURCE], "detail-type": [ACCESS_CHANGED]}
             ),
         )
         events.put_targets(
             Rule="test-access-changed",
-            EventBusName=local.bus_name,
+            EventBusName=local.deployed.outputs["AppEventBusName"],
             Targets=[{"Id": "queue", "Arn": queue_arn}],
         )
         yield Access(local, queue_url)
@@ -258,20 +258,38 @@ def test_entitlements_set_the_features_of_the_users_customer(access) -> None:
     access.send(retarget(load_fixture(CREATED), user=user, customer=customer, subscription=subscription))
     summary = copy.deepcopy(load_fixture(ENTITLEMENTS))  # a real event, bare (not an envelope)
     summary["data"]["object"]["customer"] = customer
-    envelope = {
-        "version": "0",
-        "id": "2f1d5e1a-6f0b-4c1e-9a55-0c1f2d3e4a5b",
-        "detail-type": summary["type"],
-        "source": PARTNER_SOURCE,
-        "account": "123456789012",
-        "time": "2025-07-29T13:29:21Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": summary,
-    }
+    envelope = wrap(summary, access.local.settings)
     access.send(envelope)
     assert json.loads(access.item(f"user#{user}", "access")["features"]) == ["journeys"]
     access.changes(user)
     last = [e for e in access.received if e["detail"]["appUserId"] == user][-1]
     assert last["detail"]["features"] == ["journeys"]
     assert len(access.changes(user)) == 2  # the subscription, then the features
+
+
+# Real subscription events of three API versions (2020-03-02, 2026-04-22.dahlia, and a null
+# api_version without price or plan), as published: the shop's app_user_id added. The period
+# is on the subscription before 2025-03-31.basil and on its items since.
+REAL_VERSIONS = {
+    "stripe-sync-engine__subscription_created.json": ("prod_Ip4vqwv3EJ7Mi0", "full", 1625740918),
+    "zulip__customer_subscription_created_with_collection_method.json": (
+        "prod_UZ1DpExTQfai36", "full", 1782463833,
+    ),
+    "stripe-ruby-mock__customer.subscription.trial_will_end.json": ("unknown", "full", 1383759023),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(REAL_VERSIONS))
+def test_real_subscription_events_of_several_api_versions(access, name: str) -> None:
+    user, customer, subscription = ids("real")
+    access.add_user(user)
+    stripe_event = load_fixture(f"real/{name}")
+    envelope = retarget(
+        wrap(stripe_event, access.local.settings),
+        user=user,
+        customer=customer,
+        subscription=subscription,
+    )
+    access.send(envelope)
+    assert access.projection(user) == REAL_VERSIONS[name]
+    assert access.cognito(user) == REAL_VERSIONS[name]
