@@ -197,14 +197,13 @@ def _user_pool_id(key: str, raw: Any) -> str:
     value = str(raw).strip()
     if value and not COGNITO_USER_POOL_ID_RE.match(value):
         raise SettingsError(
-            key, f"expected a Cognito user pool id like 'ap-northeast-1_AbC123' (or empty), got {raw!r}"
+            key,
+            f"expected a Cognito user pool id like 'ap-northeast-1_AbC123' (or empty), got {raw!r}",
         )
     return value
 
 
-_PARSERS.update(
-    {"access_grace_days": _positive_int, "cognito_user_pool_id": _user_pool_id}
-)
+_PARSERS.update({"access_grace_days": _positive_int, "cognito_user_pool_id": _user_pool_id})
 # -- end access state --
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

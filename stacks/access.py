@@ -1,4 +1,4 @@
-"""Access state: what each app user may use, from their Stripe subscriptions, in DynamoDB and Cognito.
+"""Access state: what each app user may use, from their Stripe subscriptions (DynamoDB, Cognito).
 
 One table (pk, sk), one workflow (statemachines/access.asl.json) on the `access-changed` rule:
 
@@ -63,9 +63,7 @@ class Access(Construct):
             # A projection: it refills from Stripe's events (or a replay of the archive).
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.bus = events.EventBus(
-            self, "Bus", event_bus_name=f"{stack.stack_name}-app-events"
-        )
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{stack.stack_name}-app-events")
         stripe_api = StripeApi.of(self, api_key_secret_name=settings.stripe_api_key_secret_name)
         pool_id = settings.cognito_user_pool_id
         self.workflow = Workflow(
@@ -114,6 +112,4 @@ class Access(Construct):
                     ],
                 )
             )
-        shared.catalogue.add_target(
-            RULE, shared.targets.state_machine(self.workflow.state_machine)
-        )
+        shared.catalogue.add_target(RULE, shared.targets.state_machine(self.workflow.state_machine))

@@ -68,7 +68,7 @@ class PayOpsStack(Stack):
             self,
             "AppEventBusName",
             value=self.access.bus.event_bus_name,
-            description=f"The app's own events ({ACCESS_EVENT_SOURCE}: Access changed) for live status",
+            description=f"The app's events ({ACCESS_EVENT_SOURCE}: Access changed): live status",
         )
         # -- end access state --
         self.backstop = WorkflowBackstop(

@@ -184,8 +184,12 @@ def test_done_means_full_grace_full_none_in_dynamodb_cognito_and_on_the_bus(acce
 def test_an_older_state_never_overwrites_a_newer_one(access) -> None:
     user, customer, subscription = ids("late")
     access.add_user(user)
-    deleted = retarget(load_fixture(CANCELLED), user=user, customer=customer, subscription=subscription)
-    updated = retarget(load_fixture(PAID_AGAIN), user=user, customer=customer, subscription=subscription)
+    deleted = retarget(
+        load_fixture(CANCELLED), user=user, customer=customer, subscription=subscription
+    )
+    updated = retarget(
+        load_fixture(PAID_AGAIN), user=user, customer=customer, subscription=subscription
+    )
     access.send(deleted)  # delivered first, though created last
     assert access.projection(user) == ("pro_monthly", "none", 0)
     # The late run read Stripe before the cancellation (a slow run): the API answered "active".
@@ -202,7 +206,9 @@ def test_an_older_state_never_overwrites_a_newer_one(access) -> None:
 def test_a_duplicate_delivery_changes_nothing_and_announces_nothing(access) -> None:
     user, customer, subscription = ids("dup")
     access.add_user(user)
-    created = retarget(load_fixture(CREATED), user=user, customer=customer, subscription=subscription)
+    created = retarget(
+        load_fixture(CREATED), user=user, customer=customer, subscription=subscription
+    )
     mark = RECORDER.mark()
     access.send(created)
     trace = access.send(created)  # the same event id again
@@ -228,7 +234,9 @@ def test_two_subscriptions_the_best_one_counts(access) -> None:
     assert access.item(f"user#{user}", f"subscription#{first}")["access"] == "grace"
     assert access.projection(user) == ("lite_monthly", "full", FIRST_PERIOD_END)
     # The second ends: the grace of the first is the best left.
-    access.send(retarget(load_fixture(CANCELLED), user=user, customer=customer, subscription=second))
+    access.send(
+        retarget(load_fixture(CANCELLED), user=user, customer=customer, subscription=second)
+    )
     grace_until = RENEWED_START + GRACE_DAYS * 86400
     assert access.projection(user) == ("pro_monthly", "grace", grace_until)
     assert access.cognito(user) == ("pro_monthly", "grace", grace_until)
@@ -241,7 +249,9 @@ def test_two_subscriptions_the_best_one_counts(access) -> None:
 
 def test_a_missing_cognito_user_is_a_staff_notice_not_a_failure(access) -> None:
     user, customer, subscription = ids("ghost")  # never created in the pool
-    created = retarget(load_fixture(CREATED), user=user, customer=customer, subscription=subscription)
+    created = retarget(
+        load_fixture(CREATED), user=user, customer=customer, subscription=subscription
+    )
     trace = access.send(created)
     assert access.access_states(trace)[-1] == "CognitoUserMissing"
     (notice,) = [n for n in trace.notices if "has no user in the Cognito user pool" in n["message"]]
@@ -255,7 +265,9 @@ def test_a_missing_cognito_user_is_a_staff_notice_not_a_failure(access) -> None:
 def test_entitlements_set_the_features_of_the_users_customer(access) -> None:
     user, customer, subscription = ids("features")
     access.add_user(user)
-    access.send(retarget(load_fixture(CREATED), user=user, customer=customer, subscription=subscription))
+    access.send(
+        retarget(load_fixture(CREATED), user=user, customer=customer, subscription=subscription)
+    )
     summary = copy.deepcopy(load_fixture(ENTITLEMENTS))  # a real event, bare (not an envelope)
     summary["data"]["object"]["customer"] = customer
     envelope = wrap(summary, access.local.settings)

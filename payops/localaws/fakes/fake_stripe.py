@@ -443,7 +443,6 @@ class FakeStripe(StripeObjects):
 
     # -- coupon withdrawal (issue 10: a coupon dies with its refunded order) ----------------
 
-
     def _customer(self, customer_id: str) -> dict[str, Any]:
         """A customer no event described: Stripe's shape with no metadata (a Payment Link's)."""
         known = self.customers.get(customer_id)
