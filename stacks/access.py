@@ -77,7 +77,9 @@ class Access(Construct):
                 "StripeConnectionArn": stripe_api.connection_arn,
                 "StripeApiVersion": STRIPE_API_VERSION,
                 "AccessGraceSeconds": str(settings.access_grace_days * 24 * 3600),
-                "CognitoUserPoolId": pool_id,
+                # CDK drops an empty substitution: "none" stands in where no pool is set.
+                "CognitoSync": "on" if pool_id else "off",
+                "CognitoUserPoolId": pool_id or "none",
                 "EventBusArn": self.bus.event_bus_arn,
                 "AlertTopicArn": shared.alerts.topic_arn,
                 "StripeDashboardUrl": settings.stripe_dashboard_url,
