@@ -273,6 +273,12 @@ def test_entitlements_set_the_features_of_the_users_customer(access) -> None:
     envelope = wrap(summary, access.local.settings)
     access.send(envelope)
     assert json.loads(access.item(f"user#{user}", "access")["features"]) == ["journeys"]
+    older = copy.deepcopy(summary)  # an earlier summary, delivered late: ignored
+    older.update(id=f"evt_{secrets.token_hex(12)}", created=summary["created"] - 60)
+    older["data"]["object"]["entitlements"]["data"] = []
+    trace = access.send(wrap(older, access.local.settings))
+    assert access.access_states(trace)[-1] == "OlderFeaturesIgnored"
+    assert json.loads(access.item(f"user#{user}", "access")["features"]) == ["journeys"]
     access.changes(user)
     last = [e for e in access.received if e["detail"]["appUserId"] == user][-1]
     assert last["detail"]["features"] == ["journeys"]
@@ -305,3 +311,36 @@ def test_real_subscription_events_of_several_api_versions(access, name: str) -> 
     access.send(envelope)
     assert access.projection(user) == REAL_VERSIONS[name]
     assert access.cognito(user) == REAL_VERSIONS[name]
+
+
+def test_a_run_that_read_older_inputs_never_overwrites_the_projection(access) -> None:
+    """A projection written by a run holding a higher revision (one that read newer inputs) is
+    kept: here the stored revision is raised as if such a run had just written."""
+    user, customer, subscription = ids("stale")
+    access.add_user(user)
+    access.send(
+        retarget(load_fixture(CREATED), user=user, customer=customer, subscription=subscription)
+    )
+    table = access.local.deployed.resources_of("AWS::DynamoDB::Table")
+    (name,) = [t for logical, t in table.items() if logical.startswith("AccessTable")]
+    access.local.client("dynamodb").update_item(
+        TableName=name,
+        Key={"pk": {"S": f"user#{user}"}, "sk": {"S": "access"}},
+        UpdateExpression="SET projectedRevision = :newer",
+        ExpressionAttributeValues={":newer": {"N": "1000"}},
+    )
+    trace = access.send(
+        retarget(load_fixture(CANCELLED), user=user, customer=customer, subscription=subscription)
+    )
+    assert access.access_states(trace)[-1] == "NewerProjectionKept"
+    assert access.projection(user) == ("pro_monthly", "full", FIRST_PERIOD_END)
+    assert access.changes(user) == [("pro_monthly", "full", FIRST_PERIOD_END)]
+
+
+def test_accessgracedays_is_the_grace_in_the_deployed_definition() -> None:
+    from payops.app_factory import build_app
+
+    _, stack = build_app({"accessGraceDays": "3"}, nag=False)
+    machine = stack.access.workflow.state_machine.node.default_child
+    assert machine.definition_substitutions["AccessGraceSeconds"] == str(3 * 86400)
+    assert machine.definition_substitutions["CognitoSync"] == "off"
