@@ -22,14 +22,14 @@ but the receiver, and Stripe's bus and archive stay Stripe's events only.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.shared import Shared
 from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
+from stacks.tables import on_demand_table
 from stacks.workflow import Workflow
 
 RULE = "access-changed"
@@ -51,18 +51,8 @@ class Access(Construct):
         if shared.alerts is None:
             raise ValueError("Access needs shared.alerts (the staff alert topic)")
         stack = Stack.of(self)
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            # A projection: it refills from Stripe's events (or a replay of the archive).
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        # A projection: it refills from Stripe's events (or a replay of the archive).
+        self.table = on_demand_table(self, "Table", partition_key="pk", sort_key="sk")
         self.bus = events.EventBus(self, "Bus", event_bus_name=f"{stack.stack_name}-app-events")
         stripe_api = StripeApi.of(self, api_key_secret_name=settings.stripe_api_key_secret_name)
         pool_id = settings.cognito_user_pool_id
