@@ -344,3 +344,35 @@ def test_accessgracedays_is_the_grace_in_the_deployed_definition() -> None:
     machine = stack.access.workflow.state_machine.node.default_child
     assert machine.definition_substitutions["AccessGraceSeconds"] == str(3 * 86400)
     assert machine.definition_substitutions["CognitoSync"] == "off"
+
+
+def test_an_app_reads_access_from_the_id_token_claims(access) -> None:
+    """The README's recipe: sign in, decode the ID token, read custom:access and its until."""
+    import base64
+
+    user, customer, subscription = ids("token")
+    idp = access.local.client("cognito-idp")
+    idp.admin_create_user(UserPoolId=access.pool_id, Username=user, MessageAction="SUPPRESS")
+    password = "Pw1!" + secrets.token_hex(8)
+    idp.admin_set_user_password(
+        UserPoolId=access.pool_id, Username=user, Password=password, Permanent=True
+    )
+    client_id = idp.create_user_pool_client(
+        UserPoolId=access.pool_id,
+        ClientName="app",
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    access.send(
+        retarget(load_fixture(PAST_DUE), user=user, customer=customer, subscription=subscription)
+    )
+    tokens = idp.admin_initiate_auth(
+        UserPoolId=access.pool_id,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": password},
+    )["AuthenticationResult"]
+    payload = tokens["IdToken"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["custom:plan"] == "pro_monthly"
+    assert claims["custom:access"] == "grace"
+    assert int(claims["custom:access_until"]) == RENEWED_START + GRACE_DAYS * 86400

@@ -112,7 +112,7 @@ class FakeStripe(StripeObjects):
         """Forget every object, call, idempotency record and pending injected failure."""
         with self._lock:
             self._calls: list[StripeCall] = []
-            self._failures: list[tuple[int, str]] = []
+            self._failures: list[tuple[int, str, str | None]] = []
             self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
             self.promotion_codes: dict[str, dict[str, Any]] = {}
@@ -145,13 +145,16 @@ class FakeStripe(StripeObjects):
         with self._lock:
             return list(self._calls)
 
-    def fail_next(self, status: int, times: int = 1, *, path: str = "/") -> None:
+    def fail_next(
+        self, status: int, times: int = 1, *, path: str = "/", query: str | None = None
+    ) -> None:
         """Answer the next `times` requests whose path starts with `path` (every path by
-        default) with `status` (429 or 5xx), before they run."""
+        default) with `status` (429 or 5xx), before they run. `query` also pins the query string
+        ("" = none): two workflows may read the same object, one of them with `expand[]`."""
         if status < 400 or times < 1:
             raise ValueError("fail_next needs an error status (>= 400) and times >= 1")
         with self._lock:
-            self._failures.extend([(status, path)] * times)
+            self._failures.extend([(status, path, query)] * times)
 
     def add_payment_intent(
         self, amount: int, currency: str = "jpy", id: str | None = None
@@ -298,7 +301,14 @@ class FakeStripe(StripeObjects):
         replayed = injected = False
         with self._lock:
             try:
-                failure = next((f for f in self._failures if path.startswith(f[1])), None)
+                failure = next(
+                    (
+                        f
+                        for f in self._failures
+                        if path.startswith(f[1]) and f[2] in (None, split.query)
+                    ),
+                    None,
+                )
                 if failure is not None:
                     self._failures.remove(failure)
                     injected = True
