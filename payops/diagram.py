@@ -107,6 +107,8 @@ _OUTSIDE = {
     ":ses:sendEmail": ("SES", "SES: customer emails"),
     ":cloudformation:createStack": ("CustomerStacks", "CloudFormation: a stack per subscription"),
     ":cloudformation:deleteStack": ("CustomerStacks", "CloudFormation: a stack per subscription"),
+    # access state (issue 15): the app's user pool, when cognitoUserPoolId is set
+    ":cognitoidentityprovider:adminUpdateUserAttributes": ("Cognito", "Cognito: app user pool"),
 }
 
 
@@ -197,6 +199,8 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
             partner = "EventSourceName" in properties
             what = "partner event bus" if partner else "custom event bus"
             title = "aws.partner/stripe.com/ed_..." if partner else "Stripe events"
+            if str(properties.get("Name", "")).endswith("-app-events"):  # the access workflow's
+                title = "app events (Access changed)"
         if kind == "AWS::StepFunctions::StateMachine":
             what = f"{properties.get('StateMachineType', 'STANDARD').title()} workflow"
         text = title if kind == "AWS::Events::Rule" else f"{what}<br/>{title}"

@@ -102,6 +102,10 @@ class Settings:
     # Off: no bucket, stream, table or workgroup (see the README's "Analytics" for the cost).
     analytics_export: bool = True
     analytics_retention_days: int = 1095  # exported events expire after this many days
+    # -- access state and Cognito sync (issue 15; README "Access state and Cognito") --
+    access_grace_days: int = 7  # past_due keeps access this many days after the period start
+    cognito_user_pool_id: str = ""  # empty: no Cognito sync / no live status
+    # -- end access state --
 
     @property
     def event_source(self) -> str:
@@ -199,5 +203,21 @@ def _flag(key: str, raw: Any) -> bool:
 
 
 _PARSERS.update({"analytics_export": _flag, "analytics_retention_days": _positive_int})
+# -- access state and Cognito sync --
+COGNITO_USER_POOL_ID_RE = re.compile(r"^[\w-]+_[0-9a-zA-Z]+$")
+
+
+def _user_pool_id(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if value and not COGNITO_USER_POOL_ID_RE.match(value):
+        raise SettingsError(
+            key,
+            f"expected a Cognito user pool id like 'ap-northeast-1_AbC123' (or empty), got {raw!r}",
+        )
+    return value
+
+
+_PARSERS.update({"access_grace_days": _positive_int, "cognito_user_pool_id": _user_pool_id})
+# -- end access state --
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

@@ -15,13 +15,13 @@ released or canceled) reads the subscription from the Stripe API and writes its 
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.shared import Shared
 from stacks.stripe_api import STRIPE_API_VERSION, StripeApi
+from stacks.tables import on_demand_table
 from stacks.workflow import Workflow
 
 USER_ID_INDEX = "UserIdIndex"
@@ -40,19 +40,9 @@ class CustomerMirror(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, shared: Shared) -> None:
         super().__init__(scope, construct_id)
         self.shared = shared
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="customerId", type=dynamodb.AttributeType.STRING),
-            # "customer" or "subscription#<sub id>". Adding the sort key replaces the table of an
-            # earlier deployment (a mirror: it refills from events and re-syncs).
-            sort_key=dynamodb.Attribute(name="item", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        # sort key "customer" or "subscription#<sub id>". Adding the sort key replaces the table of
+        # an earlier deployment (a mirror: it refills from events and re-syncs).
+        self.table = on_demand_table(self, "Table", partition_key="customerId", sort_key="item")
         # Sparse: customers without an app user id stay out of the index.
         self.table.add_global_secondary_index(
             index_name=USER_ID_INDEX,

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from payops.rules import load_catalogue
 from payops.settings import Settings
+from stacks.access import ACCESS_EVENT_SOURCE, Access
 from stacks.analytics import AnalyticsExport
 from stacks.backstop import WorkflowBackstop
 from stacks.coupons import Coupons
@@ -62,6 +63,15 @@ class PayOpsStack(Stack):
             sender_email=settings.sender_email,
             dashboard_url=settings.stripe_dashboard_url,
         )
+        # -- access state and Cognito sync (issue 15) --
+        self.access = Access(self, "Access", shared=shared)
+        CfnOutput(
+            self,
+            "AppEventBusName",
+            value=self.access.bus.event_bus_name,
+            description=f"The app's events ({ACCESS_EVENT_SOURCE}: Access changed): live status",
+        )
+        # -- end access state --
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",

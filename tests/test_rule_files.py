@@ -24,6 +24,7 @@ def write_rule(tmp_path: Path, name: str, document: object) -> Path:
 def test_catalogue_has_the_documented_rules() -> None:
     names = [rule.name for rule in load_catalogue(PARTNER)]
     assert names == [
+        "access-changed",
         "awaiting-payment", "coupon-qualifying-order", "customer-changed", "customer-dunning",
         "dispute",
         "free-order", "large-invoice", "large-order", "order-refunded-in-full", "paid-order",

@@ -274,11 +274,13 @@ STORY = {
         "coupon-qualifying-order", "large-order", "paid-order", "payment-activity",
     ],
     # created incomplete: not started yet
-    "06-subscription-created.json": ["customer-changed", "payment-activity"],
+    "06-subscription-created.json": ["access-changed", "customer-changed", "payment-activity"],
     "07-subscription-updated-active.json": [
-        "customer-changed", "payment-activity", "subscription-started",
+        "access-changed", "customer-changed", "payment-activity", "subscription-started",
     ],
-    "08-subscription-deleted.json": ["customer-changed", "payment-activity", "subscription-ended"],
+    "08-subscription-deleted.json": [
+        "access-changed", "customer-changed", "payment-activity", "subscription-ended",
+    ],
     "09-duplicate-delivery.json": ["paid-order", "payment-activity"],
     "10-payment-link-order-paid.json": ["paid-order", "payment-activity"],
     "11-payment-link-order-redelivered.json": ["paid-order", "payment-activity"],

@@ -17,6 +17,7 @@ import secrets
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,12 @@ class LocalAws:
         *,
         outdir: str | None = None,
         stripe_data: Path | None = None,
+        prepare: Callable[[LocalAws], Mapping[str, Any]] | None = None,
     ):
         self.context = dict(context or {})
+        # Runs in the local AWS before synth, like what a user creates before `cdk deploy` (e.g.
+        # the app's Cognito user pool); returns more context (e.g. {"cognitoUserPoolId": id}).
+        self.prepare = prepare
         self.stripe_data = stripe_data
         self.settings = Settings.load(self.context)
         self.outdir = outdir
@@ -139,6 +144,9 @@ class LocalAws:
             self.fake_stripe.load_stripe_data(self.stripe_data)
         set_http_routes({"https://api.stripe.com": self.fake_stripe.url})
         self._prerequisites()
+        if self.prepare is not None:
+            self.context.update(self.prepare(self))
+            self.settings = Settings.load(self.context)
         assembly_dir = self._synth()
         from payops.localaws.deploy import deploy
 

@@ -29,6 +29,7 @@ EXPECTED_SUMMARY = {
     "rules": {
         "Events-Archive-StripePayOps-stripe-events": 11,  # the archive's rule: every event kept
         "analytics-export": 11,  # every delivery goes to Firehose (issue 16)
+        "access-changed": 3,
         "awaiting-payment": 1,
         "coupon-qualifying-order": 1,
         "customer-changed": 3,
@@ -41,6 +42,7 @@ EXPECTED_SUMMARY = {
         "subscription-started": 1,
     },
     "executions": {
+        "access": {"SUCCEEDED": 3},
         "audit-record": {"SUCCEEDED": 11},
         "coupon": {"SUCCEEDED": 1},
         "customer-mirror": {"SUCCEEDED": 3},
@@ -80,6 +82,15 @@ EXPECTED_SUMMARY = {
             {
                 "method": "GET",
                 "url": "https://api.stripe.com/v1/subscriptions/sub_1PjPjYk2LmQbO0pq5sqDHHiT",
+            }
+        ]
+        * 3,
+        # The access workflow reads it (with its customer) for each of its three events.
+        *[
+            {
+                "method": "GET",
+                "url": "https://api.stripe.com/v1/subscriptions/sub_1PjPjYk2LmQbO0pq5sqDHHiT"
+                "?expand%5B%5D=customer",
             }
         ]
         * 3,
@@ -240,3 +251,22 @@ def test_replayed_workflows_left_their_records(replayed) -> None:
         if s["StackName"].startswith("payops-customer-")
     ]  # fmt: skip
     assert [s["StackStatus"] for s in customer_stacks] == ["DELETE_COMPLETE"]
+
+
+def test_access_follows_the_story_without_cognito(replayed) -> None:
+    """No cognitoUserPoolId: the projection and its events, and not one Cognito call."""
+    from payops.localaws.core.recorder import RECORDER
+
+    traces, local = replayed
+    runs = [e for t in traces for e in t.executions if e["state_machine"] == "access"]
+    # 06 incomplete (none: the first projection), 07 active (full), 08 deleted (none).
+    assert [run["states"][-1] for run in runs] == ["AccessChanged"] * 3
+    assert all("CognitoOff" in run["states"] for run in runs)
+    assert not any("UpdateCognitoUser" in run["states"] for run in runs)
+    assert RECORDER.facts("cognito_attributes") == []
+    dynamodb = local.client("dynamodb")
+    tables = {local.names.get(name, name): name for name in dynamodb.list_tables()["TableNames"]}
+    item = dynamodb.get_item(
+        TableName=tables["AccessTable"], Key={"pk": {"S": "user#u_1001"}, "sk": {"S": "access"}}
+    )["Item"]
+    assert (item["plan"]["S"], item["access"]["S"]) == ("membership_monthly", "none")

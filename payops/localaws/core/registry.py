@@ -38,6 +38,7 @@ SERVICE_NAMES = (
     "firehose",  # analytics export (issue 16)
     "glue",  # analytics export (issue 16)
     "athena",  # analytics export (issue 16)
+    "cognito_idp",
 )
 
 

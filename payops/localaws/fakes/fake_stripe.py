@@ -3,7 +3,7 @@
 Serves the few endpoints our workflows call, on 127.0.0.1 in a daemon thread:
 
     POST   /v1/coupons              POST /v1/promotion_codes      POST /v1/refunds
-    GET    /v1/subscriptions/{id}   DELETE /v1/subscriptions/{id}
+    GET    /v1/subscriptions/{id} (expand[]=customer)   DELETE /v1/subscriptions/{id}
     GET    /v1/checkout/sessions/{id}   GET /v1/checkout/sessions/{id}/line_items
 
 Checkout Sessions and their line items come from a `Catalogue` (stripe_catalogue.py): the
@@ -112,7 +112,7 @@ class FakeStripe(StripeObjects):
         """Forget every object, call, idempotency record and pending injected failure."""
         with self._lock:
             self._calls: list[StripeCall] = []
-            self._failures: list[tuple[int, str]] = []
+            self._failures: list[tuple[int, str, str | None]] = []
             self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
             self.promotion_codes: dict[str, dict[str, Any]] = {}
@@ -122,6 +122,10 @@ class FakeStripe(StripeObjects):
             # is from: a replay in any order leaves the newest state, as Stripe would answer.
             self._subscription_as_of: dict[str, tuple[int, int]] = {}
             self.payment_intents: dict[str, dict[str, Any]] = {}
+            # Customers as their customer.* events describe them (newest by `created`), for
+            # GET /v1/subscriptions/{id}?expand[]=customer.
+            self.customers: dict[str, dict[str, Any]] = {}
+            self._customer_as_of: dict[str, int] = {}
             self.invoices: dict[str, dict[str, Any]] = {}
             self._charges: dict[str, dict[str, Any]] = {}
             self.catalogue = Catalogue()
@@ -141,13 +145,16 @@ class FakeStripe(StripeObjects):
         with self._lock:
             return list(self._calls)
 
-    def fail_next(self, status: int, times: int = 1, *, path: str = "/") -> None:
+    def fail_next(
+        self, status: int, times: int = 1, *, path: str = "/", query: str | None = None
+    ) -> None:
         """Answer the next `times` requests whose path starts with `path` (every path by
-        default) with `status` (429 or 5xx), before they run."""
+        default) with `status` (429 or 5xx), before they run. `query` also pins the query string
+        ("" = none): two workflows may read the same object, one of them with `expand[]`."""
         if status < 400 or times < 1:
             raise ValueError("fail_next needs an error status (>= 400) and times >= 1")
         with self._lock:
-            self._failures.extend([(status, path)] * times)
+            self._failures.extend([(status, path, query)] * times)
 
     def add_payment_intent(
         self, amount: int, currency: str = "jpy", id: str | None = None
@@ -241,6 +248,12 @@ class FakeStripe(StripeObjects):
                         "status": "paid",
                     }
                     self._seed_intent(intent, obj)
+            elif kind == "customer":
+                created = stripe_event.get("created")
+                as_of = created if isinstance(created, int) else _now()
+                if as_of >= self._customer_as_of.get(obj_id, as_of):
+                    self.customers[obj_id] = dict(obj)
+                    self._customer_as_of[obj_id] = as_of
             elif kind == "invoice":
                 self.invoices[obj_id] = {**self.invoices.get(obj_id, {}), **obj}
                 intent = obj.get("payment_intent")
@@ -288,7 +301,14 @@ class FakeStripe(StripeObjects):
         replayed = injected = False
         with self._lock:
             try:
-                failure = next((f for f in self._failures if path.startswith(f[1])), None)
+                failure = next(
+                    (
+                        f
+                        for f in self._failures
+                        if path.startswith(f[1]) and f[2] in (None, split.query)
+                    ),
+                    None,
+                )
                 if failure is not None:
                     self._failures.remove(failure)
                     injected = True
@@ -397,7 +417,7 @@ class FakeStripe(StripeObjects):
             if session is None:
                 raise _missing("checkout.session", match.group(1))
             return 200, session
-        params.pop("expand", None)  # accepted, not applied
+        expand = params.pop("expand", None)  # accepted; applied to a subscription's customer
         if path == "/v1/coupons" and method == "POST":
             return 200, self._create_coupon(params)
         if path == "/v1/promotion_codes" and method == "POST":
@@ -416,7 +436,10 @@ class FakeStripe(StripeObjects):
         match = re.fullmatch(r"/v1/subscriptions/([^/]+)", path)
         if match and method == "GET":
             _allow(params, set())
-            return 200, dict(self._subscription(match.group(1)))
+            subscription = dict(self._subscription(match.group(1)))
+            if "customer" in (expand or []) and isinstance(subscription.get("customer"), str):
+                subscription["customer"] = self._customer(subscription["customer"])
+            return 200, subscription
         if match and method == "DELETE":
             return 200, self._cancel_subscription(match.group(1), params)
         withdrawn = self._route_coupon_withdrawal(method, path, params)
@@ -429,6 +452,13 @@ class FakeStripe(StripeObjects):
         )
 
     # -- coupon withdrawal (issue 10: a coupon dies with its refunded order) ----------------
+
+    def _customer(self, customer_id: str) -> dict[str, Any]:
+        """A customer no event described: Stripe's shape with no metadata (a Payment Link's)."""
+        known = self.customers.get(customer_id)
+        if known is not None:
+            return dict(known)
+        return {"id": customer_id, "object": "customer", "email": None, "metadata": {}}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -348,3 +348,26 @@ def test_the_real_stripe_client_talks_to_the_fake(fake: FakeStripe) -> None:
         stripe.StripeClient(
             "rk_test_" + "local", base_addresses={"api": fake.url}, max_network_retries=0
         ).v1.coupons.create({"percent_off": 5})
+
+
+def test_subscription_expands_its_customer_and_a_failure_can_pin_the_query(
+    fake: FakeStripe,
+) -> None:
+    fake.add_subscription(customer="cus_A", id="sub_A")
+    fake.observe(
+        {
+            "type": "customer.updated",
+            "created": 1720000000,
+            "data": {
+                "object": {"id": "cus_A", "object": "customer", "metadata": {"app_user_id": "u_1"}}
+            },
+        }
+    )
+    url = fake.url + "/v1/subscriptions/sub_A"
+    fake.fail_next(500, path="/v1/subscriptions/", query="")  # only the plain read fails
+    expanded = requests.get(url, params={"expand[]": "customer"}, headers=AUTH, timeout=5)
+    assert expanded.status_code == 200
+    assert expanded.json()["customer"]["metadata"] == {"app_user_id": "u_1"}
+    assert requests.get(url, headers=AUTH, timeout=5).status_code == 500
+    plain = requests.get(url, headers=AUTH, timeout=5)
+    assert plain.status_code == 200 and plain.json()["customer"] == "cus_A"

@@ -250,8 +250,11 @@ def task_factory_patches() -> list[Patch]:
             # SecretsManager, SESv2, CloudFormation); moto kept only its explicit names.
             if service_name.lower() in {"dynamodb", "sfn"}:  # DynamoDb, Sfn: checked on AWS
                 return StateTaskServiceAwsSdk._normalise_service_error_name(service_name)
-            try:
-                return _service_error_prefix(service_name.lower())
+            try:  # an integration name boto3 spells otherwise (cognitoidentityprovider)
+                boto_name = StateTaskServiceAwsSdk._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES.get(
+                    service_name.lower(), service_name.lower()
+                )
+                return _service_error_prefix(boto_name)
             except Exception:  # unknown to botocore: keep moto's name
                 return service_name
 
