@@ -98,6 +98,8 @@ class Settings:
     # concurrency. Stripe retries a 429 like any non-2xx.
     receiver_reserved_concurrency: int = 10
     download_reserved_concurrency: int = 10
+    # --- Cognito user pool (issue 15; live status through AppSync is on when it is set) ---
+    cognito_user_pool_id: str = ""  # empty: no Cognito sync / no live status
 
     @property
     def event_source(self) -> str:
@@ -184,5 +186,21 @@ _PARSERS.update(
         "download_reserved_concurrency": _positive_int,
     }
 )
+
+# --- Cognito user pool (issue 15) ---
+COGNITO_USER_POOL_ID_RE = re.compile(r"^[\w-]+_[0-9a-zA-Z]+$")
+
+
+def _user_pool_id(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if value and not COGNITO_USER_POOL_ID_RE.match(value):
+        raise SettingsError(
+            key, f"expected a Cognito user pool id like 'ap-northeast-1_AbC123', got {raw!r}"
+        )
+    return value
+
+
+_PARSERS["cognito_user_pool_id"] = _user_pool_id
+# --- end Cognito user pool ---
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

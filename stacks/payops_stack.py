@@ -14,6 +14,8 @@ from stacks.downloads import DownloadLinks
 from stacks.dunning import Dunning
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
+from stacks.live_status import RULES as LIVE_STATUS_RULES
+from stacks.live_status import LiveStatus
 from stacks.ingress import StripeIngress
 from stacks.notifications import Notifications
 from stacks.operations import Operations
@@ -61,6 +63,20 @@ class PayOpsStack(Stack):
             sender_email=settings.sender_email,
             dashboard_url=settings.stripe_dashboard_url,
         )
+        # --- Live status (issue 15): on when a Cognito user pool is set ---
+        if settings.cognito_user_pool_id:
+            self.live_status = LiveStatus(
+                self,
+                "LiveStatus",
+                catalogue=self.catalogue,
+                targets=shared.targets,
+                user_pool_id=settings.cognito_user_pool_id,
+            )
+        else:
+            self.catalogue.drop_if_unused(
+                LIVE_STATUS_RULES, "live status is off (no cognitoUserPoolId)"
+            )
+        # --- end live status ---
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",

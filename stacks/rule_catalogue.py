@@ -22,6 +22,7 @@ class RuleCatalogue(Construct):
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.CfnRule] = {}
         self._targets: dict[str, list[Any]] = {}
+        self.dropped: dict[str, str] = {}  # rule name -> why it is not deployed
         stack_name = Stack.of(self).stack_name
         for rule in rules:
             # Named after the rule file, so traces and the console show which rule fired.
@@ -44,6 +45,17 @@ class RuleCatalogue(Construct):
                     f"rules/{name}.json: the rule has no target; wire it to a notice or "
                     "workflow, or delete the file"
                 )
+
+    # --- Rules of an optional capability (issue 15) ---
+    def drop_if_unused(self, rule_names: tuple[str, ...], why: str) -> None:
+        """Leave those of these rules that nothing acts on out of the template: the capability
+        that acts on them is off (`why`). Rules other capabilities use stay."""
+        for name in rule_names:
+            if self._targets[name]:
+                continue
+            self.node.try_remove_child(self.rules.pop(name).node.id)
+            del self._targets[name]
+            self.dropped[name] = why
 
     def add_target(self, rule_name: str, target: events.CfnRule.TargetProperty) -> None:
         if rule_name not in self.rules:

@@ -117,3 +117,27 @@ class RuleTargets(Construct):
             ),
             retry_policy=RETRY_POLICY,
         )
+
+    # --- AppSync targets (issue 15, live status) ---
+    def appsync_mutation(
+        self,
+        endpoint_arn: str,
+        role: iam.IRole,
+        operation: str,
+        input_transformer: events.CfnRule.InputTransformerProperty,
+    ) -> events.CfnRule.TargetProperty:
+        """An AppSync target: EventBridge runs `operation` (a mutation) with the transformer's
+        output as its variables, signed with `role` (IAM), with this DLQ and retries."""
+        return events.CfnRule.TargetProperty(
+            id=self._next_id(),
+            arn=endpoint_arn,
+            role_arn=role.role_arn,
+            app_sync_parameters=events.CfnRule.AppSyncParametersProperty(
+                graph_ql_operation=operation
+            ),
+            input_transformer=input_transformer,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
+                arn=self.dead_letters.queue_arn
+            ),
+            retry_policy=RETRY_POLICY,
+        )
