@@ -222,8 +222,9 @@ class LiveStatus(Construct):
                 access_change_input(),
             ),
         )  # fmt: skip
-        CfnOutput(self, "GraphQLUrl", value=self.api.attr_graph_ql_url)
-        CfnOutput(self, "RealtimeUrl", value=self.api.attr_realtime_url)
+        # Stack-level ids: the output names stay readable (what an app's config reads).
+        CfnOutput(stack, "LiveStatusGraphQLUrl", value=self.api.attr_graph_ql_url)
+        CfnOutput(stack, "LiveStatusRealtimeUrl", value=self.api.attr_realtime_url)
         acknowledge(
             self.log_role,
             "IAM5[Resource::<LiveStatusLogsFD04EF1C.Arn>:*]",

@@ -35,6 +35,7 @@ SERVICE_NAMES = (
     "cloudwatch",
     "ssm",
     "ecr",
+    "appsync",  # issue 15: live status
 )
 
 

@@ -107,6 +107,7 @@ class LocalApi:
     default_auth: str
     extra_auth: list[str]
     user_pool_id: str | None = None
+    account: str = ""
     schema: Any = None
     data_sources: dict[str, str] = field(default_factory=dict)  # name -> type
     resolvers: dict[tuple[str, str], Resolver] = field(default_factory=dict)

@@ -45,7 +45,7 @@ GAPS: dict[str, str] = {
     ),
     "events.test_event_pattern": ("TestEventPattern returns a Result (moto's is an empty stub)"),
     "events.targets": (
-        "SNS, Step Functions, Lambda and event-bus targets are delivered (moto raises "
+        "SNS, Step Functions, Lambda, AppSync and event-bus targets are delivered (moto raises "
         "NotImplementedError for the first three and re-puts a stripped event to buses)"
     ),
     "events.target_input": (
@@ -335,6 +335,11 @@ def _deliver_logs(rule: Any, target: dict[str, Any], text: str, event: dict[str,
     backend.put_log_events(group, stream, [{"timestamp": int(time.time() * 1000), "message": text}])
 
 
+# --- AppSync targets (issue 15): the appsync service runs the mutation as the target's role ---
+def _deliver_appsync(rule: Any, target: dict[str, Any], text: str, event: dict[str, Any]) -> None:
+    registry.provided("appsync", "deliver_from_eventbridge")(target, text)
+
+
 _DELIVER = {
     "sqs": _deliver_sqs,
     "sns": _deliver_sns,
@@ -342,6 +347,7 @@ _DELIVER = {
     "lambda": _deliver_lambda,
     "bus": _deliver_bus,
     "logs": _deliver_logs,
+    "appsync": _deliver_appsync,
 }
 
 
