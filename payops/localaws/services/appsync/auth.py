@@ -22,7 +22,7 @@ def _moto_public_keys() -> Any:
     from moto.utilities.utils import load_resource
 
     # moto signs every user pool's tokens with this key pair (kid "dummy").
-    return KeySet.import_key_set(load_resource("moto", "cognitoidp/resources/jwks-public.json"))
+    return KeySet.import_key_set(load_resource("cognitoidp/resources/jwks-public.json"))
 
 
 def cognito_identity(token: str, user_pool_id: str, account: str) -> dict[str, Any]:

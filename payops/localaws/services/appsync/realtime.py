@@ -106,20 +106,14 @@ class RealtimeServer:
 
         tasks = [asyncio.create_task(writer())]
         try:
-            query = parse_qs(urlsplit(websocket.request.path).query)
-            try:
-                _identity(_decode(query.get("header", [""])[0]))
-            except (engine.GraphQLRequestError, ValueError) as err:
-                error = err.as_error() if isinstance(err, engine.GraphQLRequestError) else {
-                    "errorType": "BadRequestException", "message": f"bad header: {err}"
-                }  # fmt: skip
-                await websocket.send(
-                    json.dumps({"type": "connection_error", "payload": {"errors": [error]}})
-                )
-                return
+            refused = _refusal(websocket.request.path)
             async for raw in websocket:
                 message = json.loads(raw)
                 kind, sub_id = message.get("type"), message.get("id")
+                if kind == "connection_init" and refused:
+                    # As AppSync: the socket opens, the init is answered with the error.
+                    await websocket.send(json.dumps(refused))
+                    return
                 if kind == "connection_init":
                     outbox.put_nowait(
                         {
@@ -177,6 +171,19 @@ class RealtimeServer:
             return
         subscriptions[sub_id] = (api, key)
         outbox.put_nowait({"type": "start_ack", "id": sub_id})
+
+
+def _refusal(path: str) -> dict[str, Any] | None:
+    """The connection_error for a connection whose header does not authenticate, or None."""
+    query = parse_qs(urlsplit(path).query)
+    try:
+        _identity(_decode(query.get("header", [""])[0]))
+    except engine.GraphQLRequestError as err:
+        return {"type": "connection_error", "payload": {"errors": [err.as_error()]}}
+    except ValueError as err:
+        error = {"errorType": "BadRequestException", "message": f"bad header parameter: {err}"}
+        return {"type": "connection_error", "payload": {"errors": [error]}}
+    return None
 
 
 def _error(sub_id: Any, error_type: str, message: str) -> dict[str, Any]:

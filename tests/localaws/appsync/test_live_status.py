@@ -1,0 +1,129 @@
+"""Live status end to end: events on the bus -> AppSync rule targets -> mutations -> gql
+AppSync clients subscribed over the real-time WebSocket protocol."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from appsync_live import ACCESS_QUERY, ORDER_QUERY, Live, request, take_until, transport
+
+from payops.localaws.services.appsync import deliver_from_eventbridge
+from payops.localaws.services.appsync.engine import GraphQLRequestError
+
+KONBINI_SESSION = "cs_test_a1x7wYWCarUJnQgivL2dIYY2SuaWwMlnLZOkgnU04iROmjIla5b1MbHHBtlb"
+
+
+def test_each_user_receives_their_own_access_changes_once_in_order(live: Live) -> None:
+    from gql import Client
+
+    async def scenario() -> tuple[list, list]:
+        async with (
+            Client(transport=transport(live, "hanako")) as hanako,
+            Client(transport=transport(live, "taro")) as taro,
+        ):
+            before = len(live.api.subscribers)
+            mine = hanako.subscribe(request(ACCESS_QUERY, appUserId="hanako"))
+            theirs = taro.subscribe(request(ACCESS_QUERY, appUserId="taro"))
+            first_mine = asyncio.ensure_future(mine.__anext__())
+            first_theirs = asyncio.ensure_future(theirs.__anext__())
+            await live.wait_subscribed(before + 2)
+            # The story of issue 15: active -> payment failed -> paid again -> cancelled.
+            for access, event in [("full", "evt_a1"), ("grace", "evt_a2"), ("full", "evt_a3"),
+                                  ("none", "evt_a4")]:  # fmt: skip
+                await asyncio.to_thread(live.put_access_change, "hanako", access, event)
+            # A marker for each: whatever arrives before it was delivered before it.
+            await asyncio.to_thread(live.put_access_change, "hanako", "none", "evt_end")
+            await asyncio.to_thread(live.put_access_change, "taro", "full", "evt_taro")
+            got_mine = [await asyncio.wait_for(first_mine, 15)]
+            got_mine += await take_until(
+                mine, lambda u: u["onAccessChanged"]["stripeEventId"] == "evt_end"
+            )
+            got_theirs = [await asyncio.wait_for(first_theirs, 15)]
+            return got_mine, got_theirs
+
+    mine, theirs = asyncio.run(scenario())
+    assert [(u["onAccessChanged"]["access"], u["onAccessChanged"]["stripeEventId"]) for u in mine] == [
+        ("full", "evt_a1"), ("grace", "evt_a2"), ("full", "evt_a3"), ("none", "evt_a4"),
+        ("none", "evt_end"),
+    ]  # fmt: skip
+    assert mine[1]["onAccessChanged"] == {
+        "appUserId": "hanako",
+        "plan": "pro",
+        "access": "grace",
+        "until": "2026-12-08T00:00:00Z",
+        "stripeEventId": "evt_a2",
+    }
+    # Taro's first update is his own: none of Hanako's five reached him.
+    assert [u["onAccessChanged"]["stripeEventId"] for u in theirs] == ["evt_taro"]
+
+
+def test_a_user_cannot_subscribe_to_another_users_updates(live: Live) -> None:
+    from gql import Client
+    from gql.transport.exceptions import TransportQueryError
+
+    async def scenario() -> None:
+        async with Client(transport=transport(live, "taro")) as taro:
+            updates = taro.subscribe(request(ACCESS_QUERY, appUserId="hanako"))
+            await asyncio.wait_for(updates.__anext__(), 15)
+
+    with pytest.raises(TransportQueryError, match="Not Authorized to access onAccessChanged"):
+        asyncio.run(scenario())
+
+
+def test_a_forged_token_is_refused_at_connection(live: Live) -> None:
+    from gql import Client
+    from gql.transport.appsync_auth import AppSyncJWTAuthentication
+    from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
+    from gql.transport.exceptions import TransportServerError
+
+    token = live.sign_in("hanako")
+    head, payload, _ = token.split(".")
+    forged = f"{head}.{payload}.c2lnbmF0dXJl"
+    auth = AppSyncJWTAuthentication(host=live.host, jwt=forged)
+
+    async def scenario() -> None:
+        async with Client(transport=AppSyncWebsocketsTransport(url=live.realtime.url, auth=auth)):
+            pass
+
+    with pytest.raises(TransportServerError, match="not a valid user pool token"):
+        asyncio.run(scenario())
+
+
+def test_the_checkout_page_sees_awaiting_payment_then_paid_then_fulfilled(live: Live) -> None:
+    from gql import Client
+
+    async def scenario() -> list:
+        async with Client(transport=transport(live, "hanako")) as hanako:
+            before = len(live.api.subscribers)
+            updates = hanako.subscribe(
+                request(ORDER_QUERY, appUserId="hanako", checkoutSessionId=KONBINI_SESSION)
+            )
+            first = asyncio.ensure_future(updates.__anext__())
+            await live.wait_subscribed(before + 1)
+            for label in ("02-konbini-order-placed.json", "03-konbini-order-paid.json"):
+                await asyncio.to_thread(live.aws.send, live.send_as(label, "hanako"))
+            seen = [await asyncio.wait_for(first, 15)]
+            return seen + await take_until(
+                updates, lambda u: u["onOrderStatus"]["status"] == "FULFILLED"
+            )
+
+    seen = asyncio.run(scenario())
+    assert [u["onOrderStatus"]["status"] for u in seen] == [
+        "AWAITING_PAYMENT",
+        "PAID",
+        "FULFILLED",
+    ]
+    assert {u["onOrderStatus"]["checkoutSessionId"] for u in seen} == {KONBINI_SESSION}
+    assert seen[0]["onOrderStatus"]["stripeEventId"].startswith("evt_")
+    assert seen[2]["onOrderStatus"]["stripeEventId"] is None  # the workflow's own event
+
+
+def test_eventbridge_may_call_only_the_publish_mutations(live: Live) -> None:
+    rules = live.aws.client("events").list_targets_by_rule(
+        Rule="StripePayOps-access-changed", EventBusName=live.aws.bus_name
+    )["Targets"]
+    (target,) = [t for t in rules if "appsync" in t["Arn"]]
+    sneaky = {**target, "AppSyncParameters": {"GraphQLOperation": "query Q { ping }"}}
+    with pytest.raises(GraphQLRequestError, match="not authorized to perform: appsync:GraphQL"):
+        deliver_from_eventbridge(sneaky, "{}")
