@@ -69,18 +69,25 @@ class GraphQLRequestError(Exception):
 def build(definition: str) -> Any:
     """The executable schema, or SchemaError with graphql-core's message (line, column)."""
     from graphql import GraphQLError, build_ast_schema, parse
-    from graphql.validation.validate import assert_valid_sdl
+    from graphql.validation.validate import validate_sdl
+
+    offset = PRELUDE.count("\n")  # the schema's own line numbers, without the prelude
+
+    def located(err: GraphQLError) -> str:
+        where = [f"schema line {loc.line - offset}, column {loc.column}" for loc in err.locations or []]
+        return f"{err.message}" + (f" ({'; '.join(where)})" if where else "")
 
     try:
         document = parse(PRELUDE + definition)
-        assert_valid_sdl(document)
-        return build_ast_schema(document)
+    except GraphQLError as err:
+        raise SchemaError(f"invalid GraphQL schema: {located(err)}") from None
+    errors = validate_sdl(document)
+    if errors:
+        raise SchemaError(f"invalid GraphQL schema: {located(errors[0])}")
+    try:
+        return build_ast_schema(document, assume_valid_sdl=True)
     except (GraphQLError, TypeError) as err:
-        offset = PRELUDE.count("\n")
-        text = str(err).split("\n")[0]
-        for loc in getattr(err, "locations", None) or []:
-            text += f" (schema line {loc.line - offset}, column {loc.column})"
-        raise SchemaError(f"invalid GraphQL schema: {text}") from None
+        raise SchemaError(f"invalid GraphQL schema: {err}") from None
 
 
 @dataclass
