@@ -100,13 +100,13 @@ def load_rule(path: Path, settings: Settings) -> Rule:
     except PatternError as err:
         raise RuleError(f"{where}: {_under_pattern(err.path)}: {err.reason}") from None
     internal = _internal_source(pattern)
-    _check_keys(pattern, "envelope", "$.pattern", where, stripe_detail=internal is None)
     if internal is None and pattern.get("source") != DOCUMENTED_SOURCE:
         raise RuleError(
             f"{where}: $.pattern.source: expected {json.dumps(DOCUMENTED_SOURCE)} (the Stripe "
             "partner source as documented; the webhook source is applied per ingress mode) or "
             f"one internal source as a list of one: {', '.join(sorted(INTERNAL_SOURCES))}"
         )
+    _check_keys(pattern, "envelope", "$.pattern", where, stripe_detail=internal is None)
     return Rule(name, description.strip(), effective_pattern(pattern, settings), path)
 
 

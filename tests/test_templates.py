@@ -40,7 +40,9 @@ def test_every_rule_file_becomes_a_rule_with_its_effective_pattern(
     )
     rules = stripe_rules(synthesized)
     deployed = {r["Properties"]["Name"].split("-", 1)[1]: r["Properties"] for r in rules.values()}
-    expected = {rule.name: rule for rule in load_catalogue(settings)}
+    # Rules only an optional capability acts on are left out while it is off (live status).
+    dropped = synthesized.stack.catalogue.dropped
+    expected = {rule.name: rule for rule in load_catalogue(settings) if rule.name not in dropped}
     assert deployed.keys() == expected.keys()
     for name, props in deployed.items():
         assert props["EventPattern"] == expected[name].pattern, name

@@ -1,4 +1,4 @@
-"""CloudFormation bridges for the AppSync resources the stack uses (moto 5.2.5 has an AppSync
+"""CloudFormation bridges for the AppSync resources the stack uses (the pinned moto has an AppSync
 backend for APIs and schemas, but no CloudFormation models, data sources or resolvers).
 
 Each bridge creates moto's object where moto has one (the API, its schema) and the local
