@@ -495,6 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     docs = documents(_synthesized_template())
     readme = (args.root / README).read_text(encoding="utf-8")
     docs[README] = with_readme_diagram(readme, docs[ARCHITECTURE_DOC])
+    # --- Live status (issue 15): its own picture, from a template with a user pool ---
+    from payops import diagram_live
+
+    docs[diagram_live.LIVE_STATUS_DOC] = diagram_live.document(diagram_live.synthesized_template())
+    docs[README] = diagram_live.with_readme_diagram(
+        docs[README], docs[diagram_live.LIVE_STATUS_DOC]
+    )
     for relative, text in docs.items():
         path = args.root / relative
         current = path.read_text(encoding="utf-8") if path.exists() else None

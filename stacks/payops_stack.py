@@ -14,9 +14,9 @@ from stacks.downloads import DownloadLinks
 from stacks.dunning import Dunning
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
+from stacks.ingress import StripeIngress
 from stacks.live_status import RULES as LIVE_STATUS_RULES
 from stacks.live_status import LiveStatus
-from stacks.ingress import StripeIngress
 from stacks.notifications import Notifications
 from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue

@@ -97,7 +97,9 @@ def test_eventbridge_may_call_the_two_publish_mutations_and_nothing_else(live: A
     (statements,) = policies
     (statement,) = statements
     assert statement["Action"] == "appsync:GraphQL"
-    fields = sorted(json.dumps(r)[-60:].split("/fields/")[1].rstrip('"]}') for r in statement["Resource"])
+    fields = sorted(
+        json.dumps(r)[-60:].split("/fields/")[1].rstrip('"]}') for r in statement["Resource"]
+    )
     assert fields == sorted(MUTATIONS)
     trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
@@ -120,7 +122,9 @@ def test_without_a_user_pool_there_is_no_api_and_its_own_rules_are_left_out() ->
     synth = synthesize("partner")
     assert not of_type(synth.json["Resources"], "AWS::AppSync::GraphQLApi")
     assert set(synth.stack.catalogue.dropped) == {
-        "access-changed", "checkout-payment-failed", "order-fulfilled"
+        "access-changed",
+        "checkout-payment-failed",
+        "order-fulfilled",
     }
     assert all("AppSyncParameters" not in json.dumps(r) for r in synth.json["Resources"].values())
 
@@ -128,3 +132,15 @@ def test_without_a_user_pool_there_is_no_api_and_its_own_rules_are_left_out() ->
 def _logical(resources: dict[str, Any], kind: str) -> str:
     (logical,) = of_type(resources, kind)
     return logical
+
+
+def test_the_live_status_diagram_and_its_readme_copy_are_current(live: Any) -> None:
+    from payops import diagram_live
+
+    _, _, resources = live
+    root = Path(__file__).resolve().parent.parent
+    doc = diagram_live.document({"Resources": resources})
+    assert (root / diagram_live.LIVE_STATUS_DOC).read_text() == doc, "run `make diagrams`"
+    readme = (root / "README.md").read_text()
+    assert diagram_live.with_readme_diagram(readme, doc) == readme, "run `make diagrams`"
+    assert "publishOrderStatus FULFILLED" in doc and "onAccessChanged(appUserId)" in doc

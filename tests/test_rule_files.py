@@ -168,9 +168,7 @@ def test_a_rule_may_name_one_internal_source_whose_detail_is_not_a_stripe_event(
 @pytest.mark.parametrize(
     "source", [["payops.other"], ["payops.access", "payops.fulfilment"], [{"prefix": "payops."}]]
 )
-def test_any_other_source_is_refused_naming_the_internal_ones(
-    tmp_path: Path, source: list
-) -> None:
+def test_any_other_source_is_refused_naming_the_internal_ones(tmp_path: Path, source: list) -> None:
     document = {"description": "x", "pattern": {"source": source, "detail": {"access": ["x"]}}}
     with pytest.raises(RuleError, match="or one internal source as a list of one: payops.access"):
         load_rule(write_rule(tmp_path, "odd", document), PARTNER)

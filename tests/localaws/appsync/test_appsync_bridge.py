@@ -106,7 +106,9 @@ def test_subscribers_get_only_results_whose_fields_equal_their_arguments() -> No
     got: dict[str, list] = {"hanako": [], "taro": []}
     query = "subscription S($u: ID!) { onAccessChanged(appUserId: $u) { access } }"
     for user in got:
-        api.subscribe(query, {"u": user}, "AMAZON_COGNITO_USER_POOLS", {"username": user}, got[user].append)
+        api.subscribe(
+            query, {"u": user}, "AMAZON_COGNITO_USER_POOLS", {"username": user}, got[user].append
+        )
     api.mutate(PUBLISH, {"input": {"appUserId": "hanako", "access": "grace"}}, "AWS_IAM", {})
     assert got == {"hanako": [{"data": {"onAccessChanged": {"access": "grace"}}}], "taro": []}
 

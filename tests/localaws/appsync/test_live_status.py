@@ -43,7 +43,10 @@ def test_each_user_receives_their_own_access_changes_once_in_order(live: Live) -
             return got_mine, got_theirs
 
     mine, theirs = asyncio.run(scenario())
-    assert [(u["onAccessChanged"]["access"], u["onAccessChanged"]["stripeEventId"]) for u in mine] == [
+    changes = [
+        (u["onAccessChanged"]["access"], u["onAccessChanged"]["stripeEventId"]) for u in mine
+    ]
+    assert changes == [
         ("full", "evt_a1"), ("grace", "evt_a2"), ("full", "evt_a3"), ("none", "evt_a4"),
         ("none", "evt_end"),
     ]  # fmt: skip

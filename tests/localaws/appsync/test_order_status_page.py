@@ -19,7 +19,11 @@ from chromium import Browser, require_chromium
 PAGE = ROOT / "examples" / "order-status"
 SCREENSHOT = ROOT / "docs" / "order-status.png"
 CARD_SESSION = "cs_test_a1rfC313SyucPIE9BmyQnNOyzszoj11c51cLNYHuYDx2ngdiOTtzfDqrhg5e"
-WAIT_FOR_PAGE = "new Promise(r => { const t = () => window.orderStatus ? r(window.orderStatus.subscribed) : setTimeout(t, 10); t(); })"
+# Resolves once the page's subscription is acknowledged (start_ack).
+WAIT_FOR_PAGE = (
+    "new Promise(r => { const t = () => window.orderStatus ? "
+    "r(window.orderStatus.subscribed) : setTimeout(t, 10); t(); })"
+)
 
 
 @pytest.fixture
@@ -46,7 +50,9 @@ def test_the_page_shows_the_order_go_from_paid_to_fulfilled(live: Live, site: st
     token = live.sign_in("hanako")
     browser = Browser()
     try:
-        browser.call("Page.navigate", session=True, url=f"{site}?session={CARD_SESSION}#idToken={token}")
+        browser.call(
+            "Page.navigate", session=True, url=f"{site}?session={CARD_SESSION}#idToken={token}"
+        )
         assert browser.evaluate(WAIT_FOR_PAGE) is True
         assert browser.evaluate("document.getElementById('status').dataset.status") == "WAITING"
         live.aws.send(live.send_as("01-card-order-paid.json", "hanako"))

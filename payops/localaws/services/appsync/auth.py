@@ -67,7 +67,9 @@ def role_may(role_arn: str, action: str, resource: str, account: str) -> None:
         role = iam_backends[account]["global"].get_role_by_arn(role_arn)
     except Exception:
         raise _unauthorized(f"role {role_arn} does not exist") from None
-    documents = [json.loads(unquote(d)) if isinstance(d, str) else d for d in role.policies.values()]
+    documents = [
+        json.loads(unquote(d)) if isinstance(d, str) else d for d in role.policies.values()
+    ]
     documents += [json.loads(p.document) for p in role.managed_policies.values()]
     verdicts = set()
     for document in documents:

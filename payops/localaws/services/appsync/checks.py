@@ -21,7 +21,9 @@ def check_api(c: Check) -> None:
     if local is None:
         c.problem("the local AppSync engine does not know this API")
     elif "UserPoolConfig" in c.raw:
-        c.same("UserPoolConfig.UserPoolId", c.props["UserPoolConfig"]["UserPoolId"], local.user_pool_id)
+        c.same(
+            "UserPoolConfig.UserPoolId", c.props["UserPoolConfig"]["UserPoolId"], local.user_pool_id
+        )
 
 
 def check_schema(c: Check) -> None:

@@ -21,7 +21,8 @@ def deliver_from_eventbridge(target: dict[str, Any], text: str) -> dict[str, Any
     operation = (target.get("AppSyncParameters") or {}).get("GraphQLOperation")
     if not operation:
         raise engine.GraphQLRequestError(
-            "BadRequestException", f"target {target.get('Id')}: no AppSyncParameters.GraphQLOperation"
+            "BadRequestException",
+            f"target {target.get('Id')}: no AppSyncParameters.GraphQLOperation",
         )
     if not target.get("RoleArn"):
         raise engine.GraphQLRequestError("UnauthorizedException", "AppSync targets need a RoleArn")

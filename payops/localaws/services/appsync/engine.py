@@ -68,13 +68,16 @@ class GraphQLRequestError(Exception):
 
 def build(definition: str) -> Any:
     """The executable schema, or SchemaError with graphql-core's message (line, column)."""
-    from graphql import GraphQLError, build_ast_schema, parse
     from graphql.validation.validate import validate_sdl
+
+    from graphql import GraphQLError, build_ast_schema, parse
 
     offset = PRELUDE.count("\n")  # the schema's own line numbers, without the prelude
 
     def located(err: GraphQLError) -> str:
-        where = [f"schema line {loc.line - offset}, column {loc.column}" for loc in err.locations or []]
+        where = [
+            f"schema line {loc.line - offset}, column {loc.column}" for loc in err.locations or []
+        ]
         return f"{err.message}" + (f" ({'; '.join(where)})" if where else "")
 
     try:

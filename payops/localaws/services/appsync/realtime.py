@@ -66,9 +66,7 @@ class RealtimeServer:
         from websockets.asyncio.server import serve
 
         async def open_server() -> Any:
-            return await serve(
-                self._connection, self.host, self.port, subprotocols=["graphql-ws"]
-            )
+            return await serve(self._connection, self.host, self.port, subprotocols=["graphql-ws"])
 
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()

@@ -37,7 +37,9 @@ def api_attributes(api_id: str, arn: str, region: str, account: str) -> dict[str
         "GraphQLUrl": f"https://{graphql_dns}/graphql",
         "RealtimeDns": realtime_dns,
         "RealtimeUrl": f"wss://{realtime_dns}/graphql",
-        "GraphQLEndpointArn": f"arn:aws:appsync:{region}:{account}:endpoints/graphql-api/{endpoint}",
+        "GraphQLEndpointArn": (
+            f"arn:aws:appsync:{region}:{account}:endpoints/graphql-api/{endpoint}"
+        ),
     }
 
 
@@ -82,9 +84,7 @@ class GraphQLApi(BridgedResource):
             authentication_type=modes[0],
             user_pool_config=properties.get("UserPoolConfig"),
             open_id_connect_config=properties.get("OpenIDConnectConfig"),
-            additional_authentication_providers=properties.get(
-                "AdditionalAuthenticationProviders"
-            ),
+            additional_authentication_providers=properties.get("AdditionalAuthenticationProviders"),
             xray_enabled=bool(properties.get("XrayEnabled")),
             lambda_authorizer_config=properties.get("LambdaAuthorizerConfig"),
             tags={},
@@ -158,9 +158,16 @@ class Resolver(BridgedResource):
         api_id = _api_id(properties, where)
         unsupported = [
             key
-            for key in ("Code", "CodeS3Location", "Runtime", "PipelineConfig", "SyncConfig",
-                        "CachingConfig", "RequestMappingTemplateS3Location",
-                        "ResponseMappingTemplateS3Location")  # fmt: skip
+            for key in (
+                "Code",
+                "CodeS3Location",
+                "Runtime",
+                "PipelineConfig",
+                "SyncConfig",
+                "CachingConfig",
+                "RequestMappingTemplateS3Location",
+                "ResponseMappingTemplateS3Location",
+            )  # fmt: skip
             if properties.get(key)
         ]
         if properties.get("Kind", "UNIT") != "UNIT" or unsupported:

@@ -89,7 +89,9 @@ def _operand(text: str, pos: int, where: str) -> tuple[Any, int]:
         inner = text[m.end() : end - 1].strip()
         args = [] if not inner else [_operand(inner, 0, where)[0]]
         if len(args) != _UTIL[name]:
-            raise TemplateError(f"{where}: line {_line(text, pos)}: $util.{name} takes {_UTIL[name]} argument(s)")
+            raise TemplateError(
+                f"{where}: line {_line(text, pos)}: $util.{name} takes {_UTIL[name]} argument(s)"
+            )
         return ("util", name, args), end
     if m := _REF.match(text, pos):
         path = [p for p in m.group(2).split(".") if p]
@@ -240,7 +242,9 @@ def render(nodes: list[_Node], context: dict[str, Any]) -> str:
             out.append(node.value)
         elif node.kind == "expr":
             value = _value(node.value, context)
-            out.append("" if value is None else value if isinstance(value, str) else json.dumps(value))
+            out.append(
+                "" if value is None else value if isinstance(value, str) else json.dumps(value)
+            )
         else:
             branch = node.then if _holds(node.value, context) else node.otherwise
             out.append(render(branch or [], context))
