@@ -13,7 +13,8 @@ from typing import Any
 
 from payops.envelope import LoadedEvent, load_events
 from payops.localaws.runtime import LocalAws
-from payops.localaws.services.appsync import APIS, RealtimeServer
+from payops.localaws.services.appsync import RealtimeServer
+from payops.localaws.services.appsync.resources import api_by_endpoint
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "events"
@@ -41,8 +42,7 @@ class Live:
 
     @property
     def api(self) -> Any:
-        (api,) = APIS.values()
-        return api
+        return api_by_endpoint(self.host)
 
     @property
     def host(self) -> str:

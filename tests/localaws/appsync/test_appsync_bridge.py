@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from payops.localaws.core import registry
 from payops.localaws.core.account import REGION
-from payops.localaws.services.appsync import vtl
+from payops.localaws.services.appsync import APIS, vtl
 from payops.localaws.services.appsync.engine import (
     GraphQLRequestError,
     LocalApi,
@@ -132,6 +132,7 @@ def test_a_schema_with_an_unknown_type_fails_the_deploy_clearly() -> None:
     }
     import json
 
+    before = set(APIS)
     with mock_aws():
         registry.install()
         try:
@@ -141,6 +142,8 @@ def test_a_schema_with_an_unknown_type_fails_the_deploy_clearly() -> None:
             events = cfn.describe_stack_events(StackName="broken")["StackEvents"]
         finally:
             registry.uninstall()
+            for api_id in set(APIS) - before:  # the local engine's state of this throwaway API
+                del APIS[api_id]
     reasons = " ".join(e.get("ResourceStatusReason", "") for e in events)
     assert stack["StackStatus"] != "CREATE_COMPLETE" or "Nope" in reasons, stack
     assert "Unknown type 'Nope'" in reasons and "schema line 2" in reasons, reasons
