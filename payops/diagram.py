@@ -464,14 +464,16 @@ README_START = "<!-- architecture:start (make diagrams) -->"
 README_END = "<!-- architecture:end -->"
 
 
-def with_readme_diagram(readme: str, architecture_doc: str) -> str:
-    """README text with the architecture's Mermaid block between the markers."""
+def with_readme_diagram(
+    readme: str, architecture_doc: str, start: str = README_START, end: str = README_END
+) -> str:
+    """README text with the doc's Mermaid block between the markers `start` and `end`."""
     block = re.search(r"```mermaid\n.*?```\n", architecture_doc, flags=re.S)
-    if block is None or README_START not in readme or README_END not in readme:
-        raise ValueError("README.md needs the architecture markers and the doc a Mermaid block")
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return f"{head}{README_START}\n{block.group(0)}{README_END}{tail}"
+    if block is None or start not in readme or end not in readme:
+        raise ValueError(f"README.md needs the markers {start!r} and the doc a Mermaid block")
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block.group(0)}{end}{tail}"
 
 
 def _synthesized_template() -> dict[str, Any]:

@@ -91,12 +91,9 @@ def document(template: Mapping[str, Any]) -> str:
 
 
 def with_readme_diagram(readme: str, doc: str) -> str:
-    block = re.search(r"```mermaid\n.*?```\n", doc, flags=re.S)
-    if block is None or README_START not in readme or README_END not in readme:
-        raise ValueError("README.md needs the live-status markers and the doc a Mermaid block")
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return f"{head}{README_START}\n{block.group(0)}{README_END}{tail}"
+    from payops import diagram
+
+    return diagram.with_readme_diagram(readme, doc, README_START, README_END)
 
 
 def synthesized_template() -> dict[str, Any]:

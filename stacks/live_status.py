@@ -26,7 +26,7 @@ from constructs import Construct
 
 from stacks.nag import acknowledge
 from stacks.rule_catalogue import RuleCatalogue
-from stacks.targets import RuleTargets, from_this_stacks_rules
+from stacks.targets import RuleTargets, rule_role
 
 GRAPHQL_DIR = Path(__file__).resolve().parent.parent / "graphql"
 SCHEMA_FILE = GRAPHQL_DIR / "schema.graphql"
@@ -183,13 +183,10 @@ class LiveStatus(Construct):
                 resolver.add_resource_dependency(schema)
                 resolver.add_resource_dependency(none)
 
-        self.invoke_role = iam.Role(
+        self.invoke_role = rule_role(
             self,
             "PublishRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com", conditions=from_this_stacks_rules(self)
-            ),
-            description="Lets the Stripe event rules call the live-status publish mutations",
+            "Lets the Stripe event rules call the live-status publish mutations",
         )
         self.invoke_role.add_to_policy(
             iam.PolicyStatement(

@@ -33,6 +33,18 @@ def from_this_stacks_rules(scope: Construct) -> dict[str, dict[str, object]]:
     }
 
 
+def rule_role(scope: Construct, construct_id: str, description: str) -> iam.Role:
+    """A role only this stack's rules may assume (the confused deputy, as on the DLQ)."""
+    return iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal(
+            "events.amazonaws.com", conditions=from_this_stacks_rules(scope)
+        ),
+        description=description,
+    )
+
+
 def encrypted_queue(scope: Construct, construct_id: str, **kwargs) -> sqs.Queue:
     """An SQS queue with SSE and TLS-only access, kept 14 days (the longest SQS allows)."""
     return sqs.Queue(
@@ -67,14 +79,8 @@ class RuleTargets(Construct):
                 conditions=from_this_stacks_rules(self),
             )
         )
-        self.role = iam.Role(
-            self,
-            "InvokeRole",
-            # Only this stack's rules may assume it (the confused deputy, as on the DLQ).
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com", conditions=from_this_stacks_rules(self)
-            ),
-            description="Lets the Stripe event rules start the payment workflows",
+        self.role = rule_role(
+            self, "InvokeRole", "Lets the Stripe event rules start the payment workflows"
         )
         self._count = 0
 

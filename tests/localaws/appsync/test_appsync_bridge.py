@@ -147,3 +147,11 @@ def test_a_schema_with_an_unknown_type_fails_the_deploy_clearly() -> None:
     reasons = " ".join(e.get("ResourceStatusReason", "") for e in events)
     assert stack["StackStatus"] != "CREATE_COMPLETE" or "Nope" in reasons, stack
     assert "Unknown type 'Nope'" in reasons and "schema line 2" in reasons, reasons
+
+
+def test_the_subscription_resolver_refuses_another_users_id() -> None:
+    api = _api()
+    query = 'subscription { onAccessChanged(appUserId: "hanako") { access } }'
+    with pytest.raises(GraphQLRequestError, match="Not Authorized to access onAccessChanged"):
+        api.subscribe(query, None, "AMAZON_COGNITO_USER_POOLS", {"username": "taro"}, print)
+    assert api.subscribers == {}
