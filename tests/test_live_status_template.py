@@ -144,3 +144,21 @@ def test_the_live_status_diagram_and_its_readme_copy_are_current(live: Any) -> N
     readme = (root / "README.md").read_text()
     assert diagram_live.with_readme_diagram(readme, doc) == readme, "run `make diagrams`"
     assert "publishOrderStatus FULFILLED" in doc and "onAccessChanged(appUserId)" in doc
+
+
+def test_fulfilment_may_put_only_its_own_source_on_the_bus() -> None:
+    resources = synthesize("partner").json["Resources"]
+    statements = [
+        s
+        for p in of_type(resources, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "events:PutEvents" and "Condition" in s
+    ]
+    (statement,) = [s for s in statements if "payops.fulfilment" in json.dumps(s)]
+    assert statement["Condition"] == {"StringEquals": {"events:source": "payops.fulfilment"}}
+    assert statement["Resource"] == {"Fn::GetAtt": [_logical_bus(resources), "Arn"]}
+
+
+def _logical_bus(resources: dict[str, Any]) -> str:
+    (logical,) = of_type(resources, "AWS::Events::EventBus")
+    return logical
