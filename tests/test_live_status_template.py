@@ -162,3 +162,16 @@ def test_fulfilment_may_put_only_its_own_source_on_the_bus() -> None:
 def _logical_bus(resources: dict[str, Any]) -> str:
     (logical,) = of_type(resources, "AWS::Events::EventBus")
     return logical
+
+
+def test_cfn_lint_passes_and_every_new_role_trusts_only_this_account(live: Any) -> None:
+    from test_operational_security import cfn_lint
+
+    _, _, resources = live
+    assert cfn_lint({"Resources": resources}) == []
+    roles = {k: v for k, v in of_type(resources, "AWS::IAM::Role").items() if "LiveStatus" in k}
+    assert len(roles) == 2  # the API's log role, EventBridge's publish role
+    for logical, role in roles.items():
+        (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        keys = {k for block in statement["Condition"].values() for k in block}
+        assert "aws:SourceAccount" in keys, logical
