@@ -211,3 +211,51 @@ def test_the_page_shows_the_order_go_from_paid_to_fulfilled(live: Live, site: st
     assert image.startswith(b"\x89PNG")
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         SCREENSHOT.write_bytes(image)
+
+
+# --- the protocol, message by message (a raw WebSocket client) ---
+
+
+def test_the_realtime_protocol_acks_keeps_alive_starts_stops_and_names_errors(live: Live) -> None:
+    import base64
+
+    from payops.localaws.services.appsync import RealtimeServer
+
+    auth = {"host": live.host, "Authorization": live.sign_in("hanako")}
+    header = base64.b64encode(json.dumps(auth).encode()).decode()
+    query = {"query": ACCESS_QUERY, "variables": {"appUserId": "hanako"}}
+
+    def start(sub_id: str, data: dict) -> str:
+        payload = {"data": json.dumps(data), "extensions": {"authorization": auth}}
+        return json.dumps({"id": sub_id, "type": "start", "payload": payload})
+
+    async def scenario(url: str) -> list[dict]:
+        from websockets.asyncio.client import connect
+
+        async with connect(
+            f"{url}?header={header}&payload=e30=", subprotocols=["graphql-ws"]
+        ) as ws:
+            assert ws.subprotocol == "graphql-ws"
+            got = []
+            await ws.send(json.dumps({"type": "connection_init"}))
+            got.append(json.loads(await ws.recv()))  # connection_ack
+            got.append(json.loads(await ws.recv()))  # ka (every 50 ms here)
+            await ws.send(start("1", query))
+            await ws.send(start("2", {"query": "subscription { nope }"}))
+            await ws.send(json.dumps({"id": "1", "type": "stop"}))
+            while len(got) < 5:
+                message = json.loads(await ws.recv())
+                if message["type"] != "ka":
+                    got.append(message)
+            return got
+
+    with RealtimeServer(keep_alive_s=0.05) as server:
+        ack, ka, started, error, complete = asyncio.run(scenario(server.url))
+    assert ack == {"type": "connection_ack", "payload": {"connectionTimeoutMs": 300000}}
+    assert ka == {"type": "ka"}
+    assert started == {"type": "start_ack", "id": "1"}
+    assert error["type"] == "error" and error["id"] == "2"
+    (problem,) = error["payload"]["errors"]
+    assert problem["errorType"] == "ValidationError"
+    assert "Cannot query field 'nope' on type 'Subscription'" in problem["message"]
+    assert complete == {"type": "complete", "id": "1"}

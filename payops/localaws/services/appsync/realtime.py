@@ -133,9 +133,6 @@ class RealtimeServer:
         finally:
             for api, key in subscriptions.values():
                 api.unsubscribe(key)
-            await asyncio.sleep(0)  # let the writer send what is queued
-            while not outbox.empty() and not websocket.state.name == "CLOSED":
-                await asyncio.sleep(0.01)
             for task in tasks:
                 task.cancel()
 
