@@ -155,3 +155,15 @@ def test_the_subscription_resolver_refuses_another_users_id() -> None:
     with pytest.raises(GraphQLRequestError, match="Not Authorized to access onAccessChanged"):
         api.subscribe(query, None, "AMAZON_COGNITO_USER_POOLS", {"username": "taro"}, print)
     assert api.subscribers == {}
+
+
+def test_without_chromium_the_page_test_is_skipped_but_fails_in_ci(monkeypatch) -> None:
+    import chromium
+
+    monkeypatch.setattr(chromium, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make browser"):
+        chromium.require_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="never skipped in CI"):
+        chromium.require_chromium()
