@@ -80,6 +80,8 @@ def test_each_user_receives_their_own_access_changes_once_in_order(live: Live) -
                 mine, lambda u: u["onAccessChanged"]["stripeEventId"] == "evt_end"
             )
             got_theirs = [await asyncio.wait_for(first_theirs, 15)]
+            await mine.aclose()  # stop -> complete, as an app leaving the page
+            await theirs.aclose()
             return got_mine, got_theirs
 
     mine, theirs = asyncio.run(scenario())
@@ -147,9 +149,9 @@ def test_the_checkout_page_sees_awaiting_payment_then_paid_then_fulfilled(live: 
             for label in ("02-konbini-order-placed.json", "03-konbini-order-paid.json"):
                 await asyncio.to_thread(live.aws.send, live.send_as(label, "hanako"))
             seen = [await asyncio.wait_for(first, 15)]
-            return seen + await take_until(
-                updates, lambda u: u["onOrderStatus"]["status"] == "FULFILLED"
-            )
+            seen += await take_until(updates, lambda u: u["onOrderStatus"]["status"] == "FULFILLED")
+            await updates.aclose()
+            return seen
 
     seen = asyncio.run(scenario())
     assert [u["onOrderStatus"]["status"] for u in seen] == [
