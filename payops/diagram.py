@@ -503,14 +503,16 @@ README_START = "<!-- architecture:start (make diagrams) -->"
 README_END = "<!-- architecture:end -->"
 
 
-def with_readme_diagram(readme: str, architecture_doc: str) -> str:
-    """README text with the architecture's Mermaid block between the markers."""
+def with_readme_diagram(
+    readme: str, architecture_doc: str, start: str = README_START, end: str = README_END
+) -> str:
+    """README text with the doc's Mermaid block between the markers `start` and `end`."""
     block = re.search(r"```mermaid\n.*?```\n", architecture_doc, flags=re.S)
-    if block is None or README_START not in readme or README_END not in readme:
-        raise ValueError("README.md needs the architecture markers and the doc a Mermaid block")
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return f"{head}{README_START}\n{block.group(0)}{README_END}{tail}"
+    if block is None or start not in readme or end not in readme:
+        raise ValueError(f"README.md needs the markers {start!r} and the doc a Mermaid block")
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block.group(0)}{end}{tail}"
 
 
 def _synthesized_template() -> dict[str, Any]:
@@ -534,6 +536,13 @@ def main(argv: list[str] | None = None) -> int:
     docs = documents(_synthesized_template())
     readme = (args.root / README).read_text(encoding="utf-8")
     docs[README] = with_readme_diagram(readme, docs[ARCHITECTURE_DOC])
+    # --- Live status (issue 15): its own picture, from a template with a user pool ---
+    from payops import diagram_live
+
+    docs[diagram_live.LIVE_STATUS_DOC] = diagram_live.document(diagram_live.synthesized_template())
+    docs[README] = diagram_live.with_readme_diagram(
+        docs[README], docs[diagram_live.LIVE_STATUS_DOC]
+    )
     for relative, text in docs.items():
         path = args.root / relative
         current = path.read_text(encoding="utf-8") if path.exists() else None

@@ -35,6 +35,19 @@ _CHILD_LEVEL = {("envelope", "detail"): "event", ("event", "data"): "data"}
 _LEVEL_KEYS = {"envelope": ENVELOPE_KEYS, "event": STRIPE_EVENT_KEYS, "data": STRIPE_DATA_KEYS}
 
 
+# --- Internal sources (issue 15, live status) ---
+# Events the stack's own workflows put on the bus, by source. A rule for one names it exactly
+# ("source": ["payops.access"]) instead of the Stripe source: it is the same on both ingress
+# paths, and its `detail` is that workflow's own shape (documented here), not a Stripe Event, so
+# only the envelope's keys are checked. Adding a source here is a reviewed change of this list.
+INTERNAL_SOURCES = {
+    "payops.access": "Access changed: {appUserId, customer, subscription, plan, access, until, "
+    "features, stripeEventId} (the access projection)",
+    "payops.fulfilment": "Order fulfilled: the Checkout Session the fulfilment workflow delivered",
+}
+# --- end internal sources ---
+
+
 class RuleError(ValueError):
     """A rule file is invalid; str() is one line: file, JSON path, what is wrong."""
 
@@ -86,20 +99,34 @@ def load_rule(path: Path, settings: Settings) -> Rule:
         validate_pattern(pattern)
     except PatternError as err:
         raise RuleError(f"{where}: {_under_pattern(err.path)}: {err.reason}") from None
-    _check_keys(pattern, "envelope", "$.pattern", where)
-    if pattern.get("source") != DOCUMENTED_SOURCE:
+    internal = _internal_source(pattern)
+    if internal is None and pattern.get("source") != DOCUMENTED_SOURCE:
         raise RuleError(
             f"{where}: $.pattern.source: expected {json.dumps(DOCUMENTED_SOURCE)} (the Stripe "
-            "partner source as documented; the webhook source is applied per ingress mode)"
+            "partner source as documented; the webhook source is applied per ingress mode) or "
+            f"one internal source as a list of one: {', '.join(sorted(INTERNAL_SOURCES))}"
         )
+    _check_keys(pattern, "envelope", "$.pattern", where, stripe_detail=internal is None)
     return Rule(name, description.strip(), effective_pattern(pattern, settings), path)
 
 
 def effective_pattern(pattern: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The pattern as deployed for `settings.ingress` (source filter follows the mode)."""
-    if settings.ingress == "partner":
+    if settings.ingress == "partner" or _internal_source(pattern) is not None:
         return pattern
     return {**pattern, "source": [WEBHOOK_SOURCE]}
+
+
+def is_internal(rule: Rule) -> bool:
+    """The rule matches one of the stack's own events (on the app event bus, not Stripe's)."""
+    return _internal_source(rule.pattern) is not None
+
+
+def _internal_source(pattern: dict[str, Any]) -> str | None:
+    source = pattern.get("source")
+    if isinstance(source, list) and len(source) == 1 and str(source[0]) in INTERNAL_SOURCES:
+        return str(source[0])
+    return None
 
 
 def _substitute(node: Any, values: dict[str, Any], path: str, where: str) -> Any:
@@ -120,19 +147,21 @@ def _substitute(node: Any, values: dict[str, Any], path: str, where: str) -> Any
     return node
 
 
-def _check_keys(node: dict[str, Any], level: str, path: str, where: str) -> None:
+def _check_keys(
+    node: dict[str, Any], level: str, path: str, where: str, stripe_detail: bool = True
+) -> None:
     allowed = _LEVEL_KEYS[level]
     for key, value in node.items():
         if key == "$or":
             for i, branch in enumerate(value):
-                _check_keys(branch, level, f"{path}.$or[{i}]", where)
+                _check_keys(branch, level, f"{path}.$or[{i}]", where, stripe_detail)
             continue
         if key not in allowed:
             raise RuleError(
                 f"{where}: {path}.{key}: unknown field for this level{_suggest(key, allowed)}"
             )
         child = _CHILD_LEVEL.get((level, key))
-        if child and isinstance(value, dict):
+        if child and isinstance(value, dict) and stripe_detail:
             _check_keys(value, child, f"{path}.{key}", where)
 
 

@@ -13,7 +13,7 @@ One table (pk, sk), one workflow (statemachines/access.asl.json) on the `access-
 When `cognitoUserPoolId` is set the projection is also written to the Cognito user (name = the app
 user id) as custom:plan, custom:access and custom:access_until, and only then does the template
 grant cognito-idp:AdminUpdateUserAttributes, on that pool alone. Every actual change of a user's
-projection puts one event on the stack's app event bus (`<stack>-app-events`, `Access.bus`):
+projection puts one event on the stack's app event bus (`<stack>-app-events`, `Shared.app_bus_arn`):
 source ACCESS_EVENT_SOURCE, detail-type ACCESS_CHANGED (the live-status contract; README "Access
 state and Cognito"). Not on the Stripe bus: PutEvents cannot target a partner event bus (botocore
 names the parameter's shape NonPartnerEventBusNameOrArn), the webhook bus refuses every putter
@@ -23,7 +23,6 @@ but the receiver, and Stripe's bus and archive stay Stripe's events only.
 from __future__ import annotations
 
 from aws_cdk import Stack
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -53,7 +52,6 @@ class Access(Construct):
         stack = Stack.of(self)
         # A projection: it refills from Stripe's events (or a replay of the archive).
         self.table = on_demand_table(self, "Table", partition_key="pk", sort_key="sk")
-        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{stack.stack_name}-app-events")
         stripe_api = StripeApi.of(self, api_key_secret_name=settings.stripe_api_key_secret_name)
         pool_id = settings.cognito_user_pool_id
         self.workflow = Workflow(
@@ -70,7 +68,7 @@ class Access(Construct):
                 # CDK drops an empty substitution: "none" stands in where no pool is set.
                 "CognitoSync": "on" if pool_id else "off",
                 "CognitoUserPoolId": pool_id or "none",
-                "EventBusArn": self.bus.event_bus_arn,
+                "EventBusArn": shared.app_bus_arn,
                 "AlertTopicArn": shared.alerts.topic_arn,
                 "StripeDashboardUrl": settings.stripe_dashboard_url,
             },
@@ -89,7 +87,7 @@ class Access(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],
-                resources=[self.bus.event_bus_arn],
+                resources=[shared.app_bus_arn],
                 conditions={"StringEquals": {"events:source": ACCESS_EVENT_SOURCE}},
             )
         )

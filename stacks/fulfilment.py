@@ -183,6 +183,7 @@ class Fulfilment(Construct):
                 "StripeApiVersion": STRIPE_API_VERSION,
                 "RetryWorkflowArn": retry_arn,
                 "LineItemsPageSize": str(LINE_ITEMS_PAGE_SIZE),
+                "EventBusName": shared.app_bus_name,  # "Order fulfilled" (live status)
             },
         )
         self.state_machine = self.workflow.state_machine
@@ -200,6 +201,14 @@ class Fulfilment(Construct):
             },
         )
         self._grant_workflow(self.workflow.role, retry_arn)
+        # Its own "Order fulfilled" event, with this source only (rules/order-fulfilled.json).
+        self.workflow.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[shared.app_bus_arn],
+                conditions={"StringEquals": {"events:source": "payops.fulfilment"}},
+            )
+        )
         self._grant_retry(self.retry)
         for rule in FULFILMENT_RULES:
             shared.catalogue.add_target(rule, shared.targets.state_machine(self.state_machine))

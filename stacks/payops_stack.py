@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_events as events
 from constructs import Construct
 
 from payops.rules import load_catalogue
@@ -17,6 +18,8 @@ from stacks.dunning import Dunning
 from stacks.fulfilment import Fulfilment
 from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
+from stacks.live_status import RULES as LIVE_STATUS_RULES
+from stacks.live_status import LiveStatus
 from stacks.notifications import Notifications
 from stacks.operations import Operations
 from stacks.rule_catalogue import RuleCatalogue
@@ -33,13 +36,23 @@ class PayOpsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         self.ingress = StripeIngress(self, "Ingress", settings=settings)
+        # The stack's own events (Access changed, Order fulfilled) go on a bus of its own.
+        self.app_bus = events.EventBus(
+            self, "AppEvents", event_bus_name=f"{self.stack_name}-app-events"
+        )
         self.catalogue = RuleCatalogue(
-            self, "Rules", rules=load_catalogue(settings), bus_name=self.ingress.bus_name
+            self,
+            "Rules",
+            rules=load_catalogue(settings),
+            bus_name=self.ingress.bus_name,
+            app_bus_name=self.app_bus.event_bus_name,
         )
         shared = Shared(
             settings=settings,
             bus_name=self.ingress.bus_name,
             bus_arn=self.ingress.bus_arn,
+            app_bus_name=self.app_bus.event_bus_name,
+            app_bus_arn=self.app_bus.event_bus_arn,
             catalogue=self.catalogue,
             targets=RuleTargets(self, "RuleTargets"),
             idempotency=IdempotencyTable(self, "Idempotency"),
@@ -68,10 +81,24 @@ class PayOpsStack(Stack):
         CfnOutput(
             self,
             "AppEventBusName",
-            value=self.access.bus.event_bus_name,
-            description=f"The app's events ({ACCESS_EVENT_SOURCE}: Access changed): live status",
+            value=self.app_bus.event_bus_name,
+            description=f"The stack's own events ({ACCESS_EVENT_SOURCE}, payops.fulfilment)",
         )
         # -- end access state --
+        # --- Live status (issue 15): on when a Cognito user pool is set ---
+        if settings.cognito_user_pool_id:
+            self.live_status = LiveStatus(
+                self,
+                "LiveStatus",
+                catalogue=self.catalogue,
+                targets=shared.targets,
+                user_pool_id=settings.cognito_user_pool_id,
+            )
+        else:
+            self.catalogue.drop_if_unused(
+                LIVE_STATUS_RULES, "live status is off (no cognitoUserPoolId)"
+            )
+        # --- end live status ---
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",

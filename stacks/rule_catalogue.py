@@ -1,4 +1,5 @@
-"""One EventBridge rule per file in `rules/`, on the ingress bus, with its effective pattern."""
+"""One EventBridge rule per file in `rules/` with its effective pattern: Stripe's on the ingress
+bus, the stack's own (internal sources: payops.access, payops.fulfilment) on the app event bus."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from payops.rules import Rule, RuleError
+from payops.rules import Rule, RuleError, is_internal
 
 
 class RuleWithoutTarget(RuleError):
@@ -17,11 +18,18 @@ class RuleWithoutTarget(RuleError):
 
 class RuleCatalogue(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, rules: list[Rule], bus_name: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rules: list[Rule],
+        bus_name: str,
+        app_bus_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.CfnRule] = {}
         self._targets: dict[str, list[Any]] = {}
+        self.dropped: dict[str, str] = {}  # rule name -> why it is not deployed
         stack_name = Stack.of(self).stack_name
         for rule in rules:
             # Named after the rule file, so traces and the console show which rule fired.
@@ -30,7 +38,7 @@ class RuleCatalogue(Construct):
                 _logical_id(rule.name),
                 name=f"{stack_name}-{rule.name}"[:64],
                 description=rule.description,
-                event_bus_name=bus_name,
+                event_bus_name=app_bus_name if is_internal(rule) else bus_name,
                 event_pattern=rule.pattern,
                 state="ENABLED",
             )
@@ -44,6 +52,17 @@ class RuleCatalogue(Construct):
                     f"rules/{name}.json: the rule has no target; wire it to a notice or "
                     "workflow, or delete the file"
                 )
+
+    # --- Rules of an optional capability (issue 15) ---
+    def drop_if_unused(self, rule_names: tuple[str, ...], why: str) -> None:
+        """Leave those of these rules that nothing acts on out of the template: the capability
+        that acts on them is off (`why`). Rules other capabilities use stay."""
+        for name in rule_names:
+            if self._targets[name]:
+                continue
+            self.node.try_remove_child(self.rules.pop(name).node.id)
+            del self._targets[name]
+            self.dropped[name] = why
 
     def add_target(self, rule_name: str, target: events.CfnRule.TargetProperty) -> None:
         if rule_name not in self.rules:

@@ -17,6 +17,10 @@ class Shared:
     settings: Settings
     bus_name: str
     bus_arn: str
+    # The stack's own events (payops.access, payops.fulfilment): PutEvents cannot target a
+    # partner bus, and the webhook bus admits only the receiver.
+    app_bus_name: str
+    app_bus_arn: str
     catalogue: RuleCatalogue  # .add_target(rule_name, target)
     targets: RuleTargets  # .state_machine(machine) / .topic(...) -> a target with DLQ + retries
     idempotency: IdempotencyTable

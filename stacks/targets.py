@@ -33,6 +33,18 @@ def from_this_stacks_rules(scope: Construct) -> dict[str, dict[str, object]]:
     }
 
 
+def rule_role(scope: Construct, construct_id: str, description: str) -> iam.Role:
+    """A role only this stack's rules may assume (the confused deputy, as on the DLQ)."""
+    return iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal(
+            "events.amazonaws.com", conditions=from_this_stacks_rules(scope)
+        ),
+        description=description,
+    )
+
+
 def encrypted_queue(scope: Construct, construct_id: str, **kwargs) -> sqs.Queue:
     """An SQS queue with SSE and TLS-only access, kept 14 days (the longest SQS allows)."""
     return sqs.Queue(
@@ -67,14 +79,8 @@ class RuleTargets(Construct):
                 conditions=from_this_stacks_rules(self),
             )
         )
-        self.role = iam.Role(
-            self,
-            "InvokeRole",
-            # Only this stack's rules may assume it (the confused deputy, as on the DLQ).
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com", conditions=from_this_stacks_rules(self)
-            ),
-            description="Lets the Stripe event rules start the payment workflows",
+        self.role = rule_role(
+            self, "InvokeRole", "Lets the Stripe event rules start the payment workflows"
         )
         self._count = 0
 
@@ -112,6 +118,30 @@ class RuleTargets(Construct):
             input_transformer=events.CfnRule.InputTransformerProperty(
                 input_paths_map=paths, input_template=template
             ),
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
+                arn=self.dead_letters.queue_arn
+            ),
+            retry_policy=RETRY_POLICY,
+        )
+
+    # --- AppSync targets (issue 15, live status) ---
+    def appsync_mutation(
+        self,
+        endpoint_arn: str,
+        role: iam.IRole,
+        operation: str,
+        input_transformer: events.CfnRule.InputTransformerProperty,
+    ) -> events.CfnRule.TargetProperty:
+        """An AppSync target: EventBridge runs `operation` (a mutation) with the transformer's
+        output as its variables, signed with `role` (IAM), with this DLQ and retries."""
+        return events.CfnRule.TargetProperty(
+            id=self._next_id(),
+            arn=endpoint_arn,
+            role_arn=role.role_arn,
+            app_sync_parameters=events.CfnRule.AppSyncParametersProperty(
+                graph_ql_operation=operation
+            ),
+            input_transformer=input_transformer,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
                 arn=self.dead_letters.queue_arn
             ),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from payops.rules import RULES_DIR, RuleError, load_catalogue, load_rule
+from payops.rules import INTERNAL_SOURCES, RULES_DIR, RuleError, load_catalogue, load_rule
 from payops.settings import WEBHOOK_SOURCE, Settings
 
 PARTNER = Settings.load({}, env={})
@@ -24,10 +24,11 @@ def write_rule(tmp_path: Path, name: str, document: object) -> Path:
 def test_catalogue_has_the_documented_rules() -> None:
     names = [rule.name for rule in load_catalogue(PARTNER)]
     assert names == [
-        "access-changed",
-        "awaiting-payment", "coupon-qualifying-order", "customer-changed", "customer-dunning",
+        "access-changed", "awaiting-payment", "checkout-payment-failed",
+        "coupon-qualifying-order", "customer-changed", "customer-dunning",
         "dispute",
-        "free-order", "large-invoice", "large-order", "order-refunded-in-full", "paid-order",
+        "free-order", "large-invoice", "large-order", "order-fulfilled",
+        "order-refunded-in-full", "paid-order",
         "payment-activity", "payment-failed", "payment-intent-failed", "refund-failed",
         "refund", "subscription-ended", "subscription-schedule-status-changed",
         "subscription-started",
@@ -63,6 +64,9 @@ def test_webhook_mode_swaps_only_the_source_filter() -> None:
     for partner_rule, webhook_rule in zip(
         load_catalogue(PARTNER), load_catalogue(WEBHOOK), strict=True
     ):
+        if str(partner_rule.pattern["source"][0]) in INTERNAL_SOURCES:
+            assert webhook_rule.pattern == partner_rule.pattern  # the stack's own events
+            continue
         assert webhook_rule.pattern["source"] == [WEBHOOK_SOURCE]
         assert {**webhook_rule.pattern, "source": SOURCE} == partner_rule.pattern
 
@@ -147,3 +151,24 @@ def test_rule_names_come_from_file_stems_and_must_be_kebab_case(tmp_path: Path) 
 def test_empty_rules_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match="no rule files"):
         load_catalogue(PARTNER, tmp_path)
+
+
+# --- Internal sources (issue 15) ---
+def test_a_rule_may_name_one_internal_source_whose_detail_is_not_a_stripe_event(
+    tmp_path: Path,
+) -> None:
+    document = {
+        "description": "x",
+        "pattern": {"source": ["payops.access"], "detail": {"access": ["none"]}},
+    }
+    rule = load_rule(write_rule(tmp_path, "access-lost", document), WEBHOOK)
+    assert rule.pattern == document["pattern"]  # same source on both ingress paths
+
+
+@pytest.mark.parametrize(
+    "source", [["payops.other"], ["payops.access", "payops.fulfilment"], [{"prefix": "payops."}]]
+)
+def test_any_other_source_is_refused_naming_the_internal_ones(tmp_path: Path, source: list) -> None:
+    document = {"description": "x", "pattern": {"source": source, "detail": {"access": ["x"]}}}
+    with pytest.raises(RuleError, match="or one internal source as a list of one: payops.access"):
+        load_rule(write_rule(tmp_path, "odd", document), PARTNER)

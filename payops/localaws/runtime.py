@@ -205,6 +205,12 @@ class LocalAws:
         ses.verify_email_identity(EmailAddress=self.settings.sender_email)
         domain = self.settings.sender_email.split("@", 1)[1]
         ses.verify_domain_identity(Domain=domain)
+        # --- Cognito user pool (issue 15): the pool cognitoUserPoolId names, made in moto ---
+        if self.settings.cognito_user_pool_id:
+            from payops.localaws.core import registry
+
+            ensure = registry.provided("appsync", "ensure_user_pool")
+            ensure(self.settings.cognito_user_pool_id, ACCOUNT)
 
     def _synth(self) -> str:
         from payops.app_factory import build_app

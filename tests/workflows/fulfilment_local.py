@@ -157,6 +157,7 @@ def local_aws() -> Iterator[Local]:
                 "StripeApiVersion": STRIPE_API_VERSION,
                 "RetryWorkflowArn": RETRY_ARN,
                 "LineItemsPageSize": str(PAGE_SIZE),
+                "EventBusName": "default",  # "Order fulfilled" (live status): no rule here
             },
         )
         sfn = boto3.client("stepfunctions", region_name=REGION)

@@ -63,7 +63,10 @@ CONFIRM = [
 ONE_ITEM = ["StartPage", "NextItem", "PickItem", "WhatToDeliver"]
 DELIVER = ["FindFile", "FileListed", "FileIsTheKey", "NewToken", "CreateDownloadGrant", "AddLink",
            "Advance", "NextItem"]  # fmt: skip
-FINISH = ["MorePages", "AnythingToDeliver", "EmailDownloadLinks", "MarkOrderFulfilled", "Fulfilled"]
+FINISH = [
+    "MorePages", "AnythingToDeliver", "EmailDownloadLinks", "MarkOrderFulfilled",
+    "TellOrderFulfilled", "Fulfilled",
+]  # fmt: skip
 OVERRIDE_PATH = [*CLAIM, *CONFIRM, "OverrideItem", "OverridePage", *ONE_ITEM, "KeyFromMetadata",
                  *DELIVER, *FINISH]  # fmt: skip
 

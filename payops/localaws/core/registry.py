@@ -39,6 +39,7 @@ SERVICE_NAMES = (
     "glue",  # analytics export (issue 16)
     "athena",  # analytics export (issue 16)
     "cognito_idp",
+    "appsync",  # issue 15: live status
 )
 
 

@@ -344,6 +344,11 @@ def _deliver_firehose(rule: Any, target: dict[str, Any], text: str, event: dict[
     firehose_backends[account][region].put_record(stream, {"Data": text.encode("utf-8")})
 
 
+# --- AppSync targets (issue 15): the appsync service runs the mutation as the target's role ---
+def _deliver_appsync(rule: Any, target: dict[str, Any], text: str, event: dict[str, Any]) -> None:
+    registry.provided("appsync", "deliver_from_eventbridge")(target, text)
+
+
 _DELIVER = {
     "firehose": _deliver_firehose,
     "sqs": _deliver_sqs,
@@ -352,6 +357,7 @@ _DELIVER = {
     "lambda": _deliver_lambda,
     "bus": _deliver_bus,
     "logs": _deliver_logs,
+    "appsync": _deliver_appsync,
 }
 
 
