@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.patterns import PatternError, validate_pattern
-from payops.settings import PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
+from payops.settings import OWN_SOURCES, PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 RULE_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -96,10 +96,12 @@ def load_rule(path: Path, settings: Settings) -> Rule:
 
 
 def effective_pattern(pattern: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The pattern as deployed for `settings.ingress` (source filter follows the mode)."""
-    if settings.ingress == "partner":
-        return pattern
-    return {**pattern, "source": [WEBHOOK_SOURCE]}
+    """The pattern as deployed for `settings.ingress`: the source filter follows the mode, and
+    also accepts the stack's own sources (issue 16): events the reconciliation workflow
+    re-injects and thin events fetched back into their snapshot shape. The rule files keep
+    Stripe's documented source; only the deployed pattern widens."""
+    stripe = pattern["source"] if settings.ingress == "partner" else [WEBHOOK_SOURCE]
+    return {**pattern, "source": [*stripe, *OWN_SOURCES]}
 
 
 def _substitute(node: Any, values: dict[str, Any], path: str, where: str) -> Any:

@@ -140,6 +140,8 @@ class StripeIngress(Construct):
             service="events", resource="event-bus", resource_name=f"{stack.stack_name}-stripe"
         )
         cfn_bus: events.CfnEventBus = bus.node.default_child  # type: ignore[assignment]
+        self._putters: list[str] = [self.receiver.role.role_arn]
+        self._cfn_bus = cfn_bus
         cfn_bus.policy = {
             "Version": "2012-10-17",
             "Statement": [
@@ -150,12 +152,21 @@ class StripeIngress(Construct):
                     "Action": "events:PutEvents",
                     "Resource": bus_arn,
                     "Condition": {
-                        "ArnNotEquals": {"aws:PrincipalArn": self.receiver.role.role_arn},
+                        "ArnNotEquals": {"aws:PrincipalArn": self._putters},
                         "Bool": {"aws:PrincipalIsAWSService": "false"},
                     },
                 }
             ],
         }
+
+    def allow_put_events(self, role: iam.IRole) -> None:
+        """issue 16: a workflow of this stack that puts events on the bus (under its own source,
+        never Stripe's) is let through the webhook bus's deny-all policy; no-op on the partner
+        bus, which has no such policy."""
+        if self.settings.ingress != "webhook":
+            return
+        self._putters.append(role.role_arn)
+        self._cfn_bus.policy = self._cfn_bus.policy  # re-set: the list above changed
 
     def _receiver_alarms(self) -> None:
         """A wrong signing secret means 400s for every delivery while Stripe retries for 3 days;

@@ -17,6 +17,7 @@ from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
 from stacks.notifications import Notifications
 from stacks.operations import Operations
+from stacks.reconciliation import Reconciliation
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
@@ -67,6 +68,14 @@ class PayOpsStack(Stack):
             workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
             alerts=self.notifications.payment_problems,
             targets=shared.targets,
+        )
+        # issue 16: reconciliation with Stripe (and thin event hydration).
+        self.reconciliation = Reconciliation(
+            self,
+            "Reconciliation",
+            shared=shared,
+            ingress=self.ingress,
+            audit_table=self.notifications.audit_table,
         )
         self.operations = Operations(self, "Operations", shared=shared)
         self.catalogue.check_every_rule_acts()

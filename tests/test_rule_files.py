@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 from payops.rules import RULES_DIR, RuleError, load_catalogue, load_rule
-from payops.settings import WEBHOOK_SOURCE, Settings
+from payops.settings import OWN_SOURCES, WEBHOOK_SOURCE, Settings
 
 PARTNER = Settings.load({}, env={})
 WEBHOOK = Settings.load({"ingress": "webhook"}, env={})
 SOURCE = [{"prefix": "aws.partner/stripe.com"}]
+# Deployed patterns also accept the stack's own sources (reconciliation, thin events: issue 16).
+DEPLOYED_PARTNER = [*SOURCE, *OWN_SOURCES]
+DEPLOYED_WEBHOOK = [WEBHOOK_SOURCE, *OWN_SOURCES]
 
 
 def write_rule(tmp_path: Path, name: str, document: object) -> Path:
@@ -38,7 +41,7 @@ def test_paid_order_is_the_documented_pattern_narrowed_to_payment_mode() -> None
     # Checkout is paid too, but it is not an order.
     rule = load_rule(RULES_DIR / "paid-order.json", PARTNER)
     assert rule.pattern == {
-        "source": [{"prefix": "aws.partner/stripe.com"}],
+        "source": DEPLOYED_PARTNER,
         "detail-type": ["checkout.session.completed", "checkout.session.async_payment_succeeded"],
         "detail": {"data": {"object": {"mode": ["payment"], "payment_status": ["paid"]}}},
     }
@@ -52,7 +55,8 @@ def test_large_order_is_the_documented_pattern_with_the_threshold_setting() -> N
                                        "amount_total": [{"numeric": [">=", 30000]}],
                                        "currency": ["jpy"]}}},
     }  # fmt: skip
-    assert load_rule(RULES_DIR / "large-order.json", PARTNER).pattern == documented
+    deployed = {**documented, "source": DEPLOYED_PARTNER}
+    assert load_rule(RULES_DIR / "large-order.json", PARTNER).pattern == deployed
     raised = Settings.load({"largeOrderThresholdJpy": "50000"}, env={})
     pattern = load_rule(RULES_DIR / "large-order.json", raised).pattern
     assert pattern["detail"]["data"]["object"]["amount_total"] == [{"numeric": [">=", 50000]}]
@@ -62,8 +66,16 @@ def test_webhook_mode_swaps_only_the_source_filter() -> None:
     for partner_rule, webhook_rule in zip(
         load_catalogue(PARTNER), load_catalogue(WEBHOOK), strict=True
     ):
-        assert webhook_rule.pattern["source"] == [WEBHOOK_SOURCE]
-        assert {**webhook_rule.pattern, "source": SOURCE} == partner_rule.pattern
+        assert webhook_rule.pattern["source"] == DEPLOYED_WEBHOOK
+        assert {**webhook_rule.pattern, "source": DEPLOYED_PARTNER} == partner_rule.pattern
+
+
+def test_rule_files_keep_the_documented_source_and_deployed_patterns_add_own_sources() -> None:
+    """issue 16: the files stay as Stripe documents them; the stack's own sources (events the
+    reconciliation re-injects, hydrated thin events) are accepted by every deployed rule."""
+    for path, rule in zip(sorted(RULES_DIR.glob("*.json")), load_catalogue(PARTNER), strict=True):
+        assert json.loads(path.read_text())["pattern"]["source"] == SOURCE
+        assert rule.pattern["source"] == DEPLOYED_PARTNER
 
 
 @pytest.mark.parametrize(

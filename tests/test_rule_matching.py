@@ -18,7 +18,7 @@ from payops.cli import main
 from payops.envelope import is_envelope, is_stripe_event, load_events, wrap
 from payops.patterns import matches
 from payops.rules import Rule, load_catalogue
-from payops.settings import PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
+from payops.settings import OWN_SOURCES, PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -250,9 +250,10 @@ def test_cli_rules_json_prints_every_effective_pattern(
     printed = json.loads(capsys.readouterr().out)
     assert printed == {rule.name: rule.pattern for rule in catalogue(ingress)}
     sources = {json.dumps(pattern["source"]) for pattern in printed.values()}
-    expected_source = (
-        [WEBHOOK_SOURCE] if ingress == "webhook" else [{"prefix": PARTNER_SOURCE_PREFIX}]
-    )
+    expected_source = [
+        WEBHOOK_SOURCE if ingress == "webhook" else {"prefix": PARTNER_SOURCE_PREFIX},
+        *OWN_SOURCES,
+    ]
     assert sources == {json.dumps(expected_source)}
 
 

@@ -13,7 +13,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from payops.rules import load_catalogue
-from payops.settings import WEBHOOK_SOURCE, Settings
+from payops.settings import OWN_SOURCES, WEBHOOK_SOURCE, Settings
 
 SECRET_SHAPED = re.compile(r"(sk|rk)_(live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{16,}")
 
@@ -86,7 +86,7 @@ def test_webhook_mode_has_receiver_behind_function_url(webhook: Synthesized) -> 
     t.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
     t.resource_count_is("AWS::SecretsManager::Secret", 1)
     for rule in stripe_rules(webhook).values():
-        assert rule["Properties"]["EventPattern"]["source"] == [WEBHOOK_SOURCE]
+        assert rule["Properties"]["EventPattern"]["source"] == [WEBHOOK_SOURCE, *OWN_SOURCES]
 
 
 def test_receiver_may_only_put_on_its_bus_and_read_its_secret(webhook: Synthesized) -> None:

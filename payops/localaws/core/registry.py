@@ -35,6 +35,7 @@ SERVICE_NAMES = (
     "cloudwatch",
     "ssm",
     "ecr",
+    "scheduler",
 )
 
 
