@@ -32,9 +32,7 @@ def _schedule(key: str, raw: Any) -> str:
     """An EventBridge Scheduler expression (`rate(1 hour)`, `cron(...)`), or `off`."""
     value = str(raw).strip()
     if value != "off" and not SCHEDULE_RE.match(value):
-        raise SettingsError(
-            key, f"expected 'off', 'rate(<n> <unit>)' or 'cron(...)', got {raw!r}"
-        )
+        raise SettingsError(key, f"expected 'off', 'rate(<n> <unit>)' or 'cron(...)', got {raw!r}")
     return value
 
 

@@ -150,13 +150,14 @@ class FakeStripe(StripeObjects):
         with self._lock:
             return list(self._calls)
 
-    def fail_next(self, status: int, times: int = 1, *, path: str = "/") -> None:
+    def fail_next(self, status: int, times: int = 1, *, path: str = "/", skip: int = 0) -> None:
         """Answer the next `times` requests whose path starts with `path` (every path by
-        default) with `status` (429 or 5xx), before they run."""
-        if status < 400 or times < 1:
+        default) with `status` (429 or 5xx), before they run; `skip` such requests are answered
+        normally first."""
+        if status < 400 or times < 1 or skip < 0:
             raise ValueError("fail_next needs an error status (>= 400) and times >= 1")
         with self._lock:
-            self._failures.extend([(status, path)] * times)
+            self._failures.extend([(0, path)] * skip + [(status, path)] * times)
 
     def add_payment_intent(
         self, amount: int, currency: str = "jpy", id: str | None = None
@@ -309,8 +310,9 @@ class FakeStripe(StripeObjects):
                 failure = next((f for f in self._failures if path.startswith(f[1])), None)
                 if failure is not None:
                     self._failures.remove(failure)
-                    injected = True
-                    raise self._injected(failure[0], extra)
+                    if failure[0]:  # 0: a request fail_next(skip=...) lets through
+                        injected = True
+                        raise self._injected(failure[0], extra)
                 self._authenticate(headers)
                 pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
                 pairs += urllib.parse.parse_qsl(body, keep_blank_values=True)

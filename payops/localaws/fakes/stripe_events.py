@@ -1,4 +1,4 @@
-"""The fake Stripe API's events: `GET /v1/events`, `GET /v1/events/{id}`, `GET /v2/core/events/{id}`.
+"""The fake Stripe API's events: GET /v1/events, /v1/events/{id} and /v2/core/events/{id}.
 
 Stripe keeps every event of the last 30 days and lists them newest first. The fake knows the
 events it has seen (each replayed or served event, `FakeStripe.observe`), the events of
@@ -95,7 +95,8 @@ class EventLog:
         if not 1 <= limit <= 100:
             raise StripeError(400, "Invalid limit: must be between 1 and 100", param="limit")
         ordered = sorted(
-            self._events.values(), key=lambda e: (-int(e.get("created") or 0), -self._order[e["id"]])
+            self._events.values(),
+            key=lambda e: (-int(e.get("created") or 0), -self._order[e["id"]]),
         )
         matching = [e for e in ordered if self._matches(e, params)]
         ids = [e["id"] for e in matching]

@@ -1,0 +1,203 @@
+"""Reconciliation with Stripe (issue 16), in the local AWS with the deployed template.
+
+Stripe (the fake API) knows several delivered events and one it never delivered; the
+reconciliation workflow lists Stripe's events (GET /v1/events, paginated), re-injects exactly
+the undelivered one under its own source, and the order it describes is fulfilled once, even when
+the original delivery arrives afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import PARTNER_SOURCE, ROOT
+
+from payops.envelope import load_events
+from payops.localaws.reconcile import fire, reconcile
+from payops.localaws.runtime import LocalAws
+from payops.settings import RECONCILIATION_SOURCE, Settings
+
+CONTEXT = {"ingress": "partner", "stripeEventSourceName": PARTNER_SOURCE}
+STRIPE_DATA = ROOT / "examples" / "stripe-data"
+PAID = json.loads((ROOT / "examples" / "events" / "10-payment-link-order-paid.json").read_text())
+FIXTURES = ROOT / "tests" / "fixtures" / "events"
+BASE = 1_790_000_000  # created of the test's orders; far from other tests' events
+
+
+def order(n: int, created: int | None = None) -> dict[str, Any]:
+    """A Payment Link order (the bundled one) with its own event, session and buyer."""
+    event = copy.deepcopy(PAID)
+    event["id"] = f"evt_1Recon{n:04d}PaymentLinkOrder"
+    event["created"] = BASE + n if created is None else created
+    session = event["data"]["object"]
+    session["id"] = f"cs_test_recon{n:04d}"
+    session["customer_details"]["email"] = f"buyer{n}@example.jp"
+    return event
+
+
+def other(name: str, n: int) -> dict[str, Any]:
+    event = json.loads((FIXTURES / name).read_text())
+    event = event.get("detail", event)
+    event["id"] = f"evt_1Recon{n:04d}Other"
+    event["created"] = BASE + n
+    return event
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalAws]:
+    local = LocalAws(CONTEXT, stripe_data=STRIPE_DATA).start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def deliver(local: LocalAws, event: dict[str, Any]) -> Any:
+    (loaded,) = load_events_from(event, local.settings)
+    return local.send(loaded)
+
+
+def load_events_from(event: dict[str, Any], settings: Settings) -> list[Any]:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{event['id']}.json"
+        path.write_text(json.dumps(event))
+        return load_events(path, settings)
+
+
+def emails_to(local: LocalAws, address: str) -> int:
+    return sum(1 for m in local._sent_emails() if address in str(m.destinations))
+
+
+def claim(local: LocalAws, key: str) -> dict[str, Any] | None:
+    tables = local.deployed.resources_of("AWS::DynamoDB::Table")
+    (table,) = [t for logical, t in tables.items() if logical.startswith("IdempotencyTable")]
+    return (
+        local.client("dynamodb")
+        .get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        .get("Item")
+    )
+
+
+def test_reinjects_exactly_the_undelivered_event_once_and_the_order_is_fulfilled_once(
+    local: LocalAws,
+) -> None:
+    delivered = [order(1), order(2), other("invoice.paid.jpy-5000.json", 3),
+                 other("customer.created.json", 4), order(5)]  # fmt: skip
+    for event in delivered:
+        trace = deliver(local, event)
+        assert not trace.failed, trace.failed
+    missed = order(6, created=BASE + 3)  # between the delivered ones
+    local.fake_stripe.never_delivered(missed)
+
+    first = reconcile(local, since=BASE, until=BASE + 10)
+    assert first.status == "SUCCEEDED"
+    assert first.reinjected == [missed["id"]]
+    assert first.trace is not None and not first.trace.failed
+    assert "paid-order" in first.trace.rules
+    assert emails_to(local, "buyer6@example.jp") == 1
+    fulfilment = [e for e in first.trace.executions if e["state_machine"] == "fulfilment"]
+    assert [e["status"] for e in fulfilment] == ["SUCCEEDED"]
+    assert fulfilment[0]["states"][-1] == "Fulfilled"
+    # The audit trail now has it, under Stripe's own event id.
+    assert claim(local, f"reconciliation#{missed['id']}") is not None
+
+    second = reconcile(local, since=BASE, until=BASE + 10)
+    assert second.status == "SUCCEEDED"
+    assert second.reinjected == []
+    assert emails_to(local, "buyer6@example.jp") == 1
+
+    # Stripe's own retry finally gets through: nothing acts twice.
+    late = deliver(local, missed)
+    assert not late.failed
+    states = [e["states"][-1] for e in late.executions if e["state_machine"] == "fulfilment"]
+    assert states == ["AlreadyHandled"]
+    assert emails_to(local, "buyer6@example.jp") == 1
+
+
+def test_reinjected_events_carry_the_reconciliation_source(local: LocalAws) -> None:
+    from payops.localaws.core.recorder import RECORDER
+
+    missed = order(20)
+    local.fake_stripe.never_delivered(missed)
+    mark = RECORDER.mark()
+    result = reconcile(local, since=BASE + 20, until=BASE + 20)
+    assert result.reinjected == [missed["id"]]
+    matched = [f.data for f in RECORDER.since(mark) if f.kind == "rule_matched"]
+    assert {(m["rule"].removeprefix("StripePayOps-"), m["source"]) for m in matched} >= {
+        ("paid-order", RECONCILIATION_SOURCE),
+        ("payment-activity", RECONCILIATION_SOURCE),
+    }
+    assert {m["detail_type"] for m in matched} == {"checkout.session.completed"}
+    assert emails_to(local, "buyer20@example.jp") == 1
+
+
+def test_the_audited_types_are_the_payment_activity_rules() -> None:
+    """Reconciliation judges exactly the event types the audit trail records: the Choice in
+    the ASL and the payment-activity rule cannot drift apart."""
+    asl = json.loads((ROOT / "statemachines" / "reconciliation.asl.json").read_text())
+    choice = asl["States"]["EachEvent"]["ItemProcessor"]["States"]["IsAudited"]
+    globs = sorted(c["StringMatches"] for c in choice["Choices"][0]["Or"])
+    rule = json.loads((ROOT / "rules" / "payment-activity.json").read_text())
+    prefixes = sorted(p["prefix"] + "*" for p in rule["pattern"]["detail-type"])
+    assert globs == prefixes
+
+
+def test_pagination_reads_every_page(local: LocalAws) -> None:
+    # 230 undelivered non-payment events and 2 missed orders at the oldest end: 3 pages.
+    start = BASE + 1000
+    for n in range(230):
+        event = other("customer.created.json", 1000 + n)
+        event["created"] = start + 10 + n
+        local.fake_stripe.never_delivered(event)
+    oldest = [order(900, created=start), order(901, created=start + 1)]
+    for event in oldest:
+        local.fake_stripe.never_delivered(event)
+    before = len([c for c in local.fake_stripe.calls if c.path == "/v1/events"])
+    result = reconcile(local, since=start, until=start + 500)
+    assert result.status == "SUCCEEDED"
+    assert sorted(result.reinjected) == sorted(e["id"] for e in oldest)
+    assert result.pages == 3
+    calls = [c for c in local.fake_stripe.calls if c.path == "/v1/events"][before:]
+    cursors = [c.params.get("starting_after") for c in calls if c.params.get("limit") == "100"]
+    assert cursors[0] is None and all(cursors[1:]) and len(cursors) == 3
+
+
+def test_scheduled_run_advances_the_checkpoint_only_after_success(local: LocalAws) -> None:
+    # First scheduled run: only starts the checkpoint at Stripe's newest event.
+    local.fake_stripe.never_delivered(other("customer.created.json", 2999))
+    first = fire(local)
+    assert first.status == "SUCCEEDED" and first.reinjected == []
+    checkpoint = claim(local, "reconciliation#checkpoint")
+    assert checkpoint is not None
+    horizon = int(checkpoint["horizon"]["N"])
+    # An event Stripe made after that, never delivered; the next run only records the new
+    # horizon (it judges up to the old one); the run after that re-injects it.
+    missed = order(3000, created=horizon + 5)
+    local.fake_stripe.never_delivered(missed)
+    newer = other("customer.created.json", 3001)
+    newer["created"] = horizon + 50
+    local.fake_stripe.never_delivered(newer)
+    assert fire(local).reinjected == []
+    assert int(claim(local, "reconciliation#checkpoint")["horizon"]["N"]) == horizon + 50
+
+    # Stripe fails the listing longer than the retries last: the run fails, the checkpoint
+    # stays where it was, and the next run judges the same window.
+    saved = claim(local, "reconciliation#checkpoint")
+    # (skip=1: the newest-event read goes through, the window's listing fails)
+    local.fake_stripe.fail_next(500, times=12, path="/v1/events", skip=1)
+    failed = fire(local)
+    assert failed.status == "FAILED"
+    assert claim(local, "reconciliation#checkpoint") == saved
+    local.fake_stripe._failures.clear()
+
+    ok = fire(local)
+    assert ok.status == "SUCCEEDED"
+    assert ok.reinjected == [missed["id"]]
+    assert int(claim(local, "reconciliation#checkpoint")["checked"]["N"]) == horizon + 50
