@@ -22,6 +22,7 @@ from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
 from stacks.targets import RuleTargets
+from stacks.thin_events import ThinEvents
 from stacks.workflow import Workflow
 
 
@@ -77,6 +78,7 @@ class PayOpsStack(Stack):
             ingress=self.ingress,
             audit_table=self.notifications.audit_table,
         )
+        self.thin_events = ThinEvents(self, "ThinEvents", shared=shared, ingress=self.ingress)
         self.operations = Operations(self, "Operations", shared=shared)
         self.catalogue.check_every_rule_acts()
 

@@ -413,6 +413,9 @@ class FakeStripe(StripeObjects):
         if match and method == "GET":
             get = self.events.get if match.group(1) == "1" else self.events.get_v2
             return 200, get(match.group(2), params)
+        related = self.events.object_at(path) if method == "GET" else None
+        if related is not None:
+            return 200, related
         match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)(/line_items)?", path)
         if match and method == "GET":
             if match.group(2):

@@ -46,6 +46,7 @@ class EventLog:
         self._order: dict[str, int] = {}  # insertion order breaks ties of `created`
         self._undelivered: set[str] = set()
         self._thin: dict[str, dict[str, Any]] = {}
+        self._objects: dict[str, dict[str, Any]] = {}  # URL path -> a thin event's related object
 
     # -- what Stripe knows ---------------------------------------------------------------------
     def add(self, event: dict[str, Any], *, delivered: bool = True) -> None:
@@ -67,6 +68,14 @@ class EventLog:
     def add_thin(self, event: dict[str, Any]) -> None:
         """A v2 Event as `GET /v2/core/events/{id}` returns it (id, type, related_object, ...)."""
         self._thin[str(event["id"])] = copy.deepcopy(event)
+
+    def add_object(self, url: str, obj: dict[str, Any]) -> None:
+        """A related object a thin event points to (`related_object.url`), served as is."""
+        self._objects[url] = copy.deepcopy(obj)
+
+    def object_at(self, path: str) -> dict[str, Any] | None:
+        found = self._objects.get(path)
+        return copy.deepcopy(found) if found is not None else None
 
     def forget(self, event_id: str) -> None:
         """Past Stripe's 30 days (or never existed): every fetch of it is a 404."""

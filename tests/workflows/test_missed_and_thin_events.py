@@ -1,9 +1,15 @@
-"""Reconciliation with Stripe (issue 16), in the local AWS with the deployed template.
+"""Reconciliation with Stripe and thin events (issue 16), in the local AWS with the deployed
+template (one deployment for the module).
 
-Stripe (the fake API) knows several delivered events and one it never delivered; the
-reconciliation workflow lists Stripe's events (GET /v1/events, paginated), re-injects exactly
+Reconciliation: Stripe (the fake API) knows several delivered events and one it never delivered;
+the reconciliation workflow lists Stripe's events (GET /v1/events, paginated), re-injects exactly
 the undelivered one under its own source, and the order it describes is fulfilled once, even when
 the original delivery arrives afterwards.
+
+Thin events: a thin `checkout.session.completed` (tests/fixtures/thin/, shaped after Stripe's
+documented examples) is fetched back into its snapshot and fulfils the order as the snapshot
+delivery does; a thin and a snapshot delivery of the same change act once; a 404 ends in a named
+state with a staff notice.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from conftest import PARTNER_SOURCE, ROOT
 from payops.envelope import load_events
 from payops.localaws.reconcile import fire, reconcile
 from payops.localaws.runtime import LocalAws
-from payops.settings import RECONCILIATION_SOURCE, Settings
+from payops.settings import HYDRATION_SOURCE, RECONCILIATION_SOURCE, Settings
 
 CONTEXT = {"ingress": "partner", "stripeEventSourceName": PARTNER_SOURCE}
 STRIPE_DATA = ROOT / "examples" / "stripe-data"
@@ -201,3 +207,157 @@ def test_scheduled_run_advances_the_checkpoint_only_after_success(local: LocalAw
     assert ok.status == "SUCCEEDED"
     assert ok.reinjected == [missed["id"]]
     assert int(claim(local, "reconciliation#checkpoint")["checked"]["N"]) == horizon + 50
+
+
+# -- thin events ---------------------------------------------------------------------------------
+THIN = ROOT / "tests" / "fixtures" / "thin"
+
+
+def thin_fixture(name: str) -> dict[str, Any]:
+    envelope = json.loads((THIN / name).read_text())
+    envelope["source"] = PARTNER_SOURCE
+    return envelope
+
+
+def send_envelope(local: LocalAws, envelope: dict[str, Any]) -> Any:
+    from payops.envelope import LoadedEvent
+
+    return local.send(LoadedEvent(envelope["detail"]["id"], envelope))
+
+
+def thin_for(snapshot: dict[str, Any], n: int, *, in_notification: bool) -> dict[str, Any]:
+    """The thin version of a snapshot order event, and what Stripe's v2 Events API knows."""
+    envelope = thin_fixture("v1.checkout.session.completed.json")
+    notification = envelope["detail"]
+    notification["id"] = f"evt_test_65RThin{n:04d}"
+    session = snapshot["data"]["object"]["id"]
+    notification["related_object"].update(id=session, url=f"/v1/checkout/sessions/{session}")
+    if in_notification:  # a snapshot destination runs beside the thin one (migration guide)
+        notification["snapshot_event"] = snapshot["id"]
+    fetched = {**notification, "changes": None, "snapshot_event": snapshot["id"]}
+    return envelope, fetched
+
+
+def email_text(local: LocalAws, address: str) -> list[tuple[str, str]]:
+    """(subject, body) of each email to `address`, with link tokens and the buyer masked."""
+    import re
+
+    found = []
+    for message in local._sent_emails():
+        if address not in str(getattr(message, "destinations", "")):
+            continue
+        body = str(getattr(message, "body", ""))
+        body = re.sub(r"https?://\S+", "<link>", body).replace(address, "<buyer>")
+        body = re.sub(r"cs_test_\w+", "<session>", body)
+        found.append((str(getattr(message, "subject", "")), body))
+    return found
+
+
+def test_a_thin_checkout_session_completed_fulfils_the_order_as_the_snapshot_one(
+    local: LocalAws,
+) -> None:
+    snapshot_order = order(40)
+    assert not deliver(local, snapshot_order).failed
+
+    thin_order = order(41)
+    local.fake_stripe.never_delivered(thin_order)  # a thin destination sends no snapshot
+    envelope, fetched = thin_for(thin_order, 41, in_notification=False)
+    local.fake_stripe.events.add_thin(fetched)
+    trace = send_envelope(local, envelope)
+
+    assert not trace.failed, trace.failed
+    by_workflow = {e["state_machine"]: e for e in trace.executions}
+    assert by_workflow["thin-event"]["states"][-1] == "Hydrated"
+    assert by_workflow["fulfilment"]["states"][-1] == "Fulfilled"
+    assert "paid-order" in trace.rules
+    paths = [urllib_path(c["url"]) for c in trace.http_calls]
+    assert paths[:2] == [f"/v2/core/events/{envelope['detail']['id']}",
+                         f"/v1/events/{thin_order['id']}"]  # fmt: skip
+    thin_mail = email_text(local, "buyer41@example.jp")
+    snapshot_mail = email_text(local, "buyer40@example.jp")
+    assert len(thin_mail) == 1 and thin_mail == snapshot_mail
+    assert thin_mail[0][1].count("<link>") >= 2  # the e-book and the video: one link each
+
+
+def urllib_path(url: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.urlsplit(url).path
+
+
+def test_thin_and_snapshot_deliveries_of_the_same_change_act_once(local: LocalAws) -> None:
+    snapshot = order(42)
+    assert not deliver(local, snapshot).failed
+    envelope, fetched = thin_for(snapshot, 42, in_notification=True)
+    local.fake_stripe.events.add_thin(fetched)
+    trace = send_envelope(local, envelope)
+    assert not trace.failed, trace.failed
+    by_workflow = {e["state_machine"]: e for e in trace.executions}
+    assert by_workflow["thin-event"]["states"][-1] == "Hydrated"
+    assert by_workflow["fulfilment"]["states"][-1] == "AlreadyHandled"
+    # The notification named its snapshot event: no v2 fetch was needed.
+    assert [urllib_path(c["url"]) for c in trace.http_calls][0] == f"/v1/events/{snapshot['id']}"
+    assert len(email_text(local, "buyer42@example.jp")) == 1
+
+
+def test_a_thin_event_stripe_no_longer_has_ends_in_event_gone_with_a_notice(
+    local: LocalAws,
+) -> None:
+    envelope = thin_fixture("v1.checkout.session.completed.json")
+    envelope["detail"]["id"] = "evt_test_65RThinGone"  # the v2 Events API does not know it
+    trace = send_envelope(local, envelope)
+    assert not trace.failed, trace.failed
+    (run,) = [e for e in trace.executions if e["state_machine"] == "thin-event"]
+    assert run["status"] == "SUCCEEDED" and run["states"][-1] == "EventGone"
+    notices = [n["message"] for n in trace.notices]
+    assert len(notices) == 1 and "evt_test_65RThinGone" in notices[0] and "404" in notices[0]
+    assert not [e for e in trace.executions if e["state_machine"] == "fulfilment"]
+
+
+def test_a_v2_event_notification_is_hydrated_with_its_related_object(local: LocalAws) -> None:
+    """Stripe's documented ping example: GET /v2/core/events/{id}, then related_object.url."""
+    envelope = thin_fixture("v2.core.event_destination.ping.json")
+    notification = envelope["detail"]
+    local.fake_stripe.events.add_thin({**notification, "data": None})
+    destination = {
+        "id": notification["related_object"]["id"],
+        "object": "v2.core.event_destination",
+        "type": "amazon_eventbridge",
+        "event_payload": "thin",
+        "status": "enabled",
+    }
+    local.fake_stripe.events.add_object(notification["related_object"]["url"], destination)
+    trace = send_envelope(local, envelope)
+    assert not trace.failed, trace.failed
+    (run,) = [e for e in trace.executions if e["state_machine"] == "thin-event"]
+    assert "FetchRelatedObject" in run["states"] and run["states"][-1] == "Hydrated"
+    (entry,) = put_entries(local)
+    assert entry["Source"] == HYDRATION_SOURCE
+    assert entry["DetailType"] == "v2.core.event_destination.ping"
+    detail = entry["Detail"]
+    assert detail["object"] == "event" and detail["id"] == notification["id"]
+    assert detail["data"] == {"object": destination}
+    assert detail["related_object"] == notification["related_object"]
+
+
+def put_entries(local: LocalAws) -> list[dict[str, Any]]:
+    """The PutEvents entries of the newest thin-event run (from its history)."""
+    sfn = local.client("stepfunctions")
+    arn = next(
+        m["stateMachineArn"]
+        for m in sfn.list_state_machines()["stateMachines"]
+        if m["name"].endswith("-thin-event")
+    )
+    newest = max(sfn.list_executions(stateMachineArn=arn)["executions"],
+                 key=lambda e: e["startDate"])  # fmt: skip
+    history = sfn.get_execution_history(executionArn=newest["executionArn"])["events"]
+    entries = []
+    for event in history:
+        scheduled = event.get("taskScheduledEventDetails")
+        if scheduled and scheduled["resourceType"] == "events":
+            for e in json.loads(scheduled["parameters"])["Entries"]:
+                detail = e["Detail"]
+                entries.append(
+                    {**e, "Detail": json.loads(detail) if isinstance(detail, str) else detail}
+                )
+    return entries
