@@ -139,10 +139,13 @@ class StripeIngress(Construct):
         bus_arn = stack.format_arn(
             service="events", resource="event-bus", resource_name=f"{stack.stack_name}-stripe"
         )
-        cfn_bus: events.CfnEventBus = bus.node.default_child  # type: ignore[assignment]
+        self._cfn_bus: events.CfnEventBus = bus.node.default_child  # type: ignore[assignment]
         self._putters: list[str] = [self.receiver.role.role_arn]
-        self._cfn_bus = cfn_bus
-        cfn_bus.policy = {
+        self._bus_policy_arn = bus_arn
+        self._set_bus_policy()
+
+    def _set_bus_policy(self) -> None:
+        self._cfn_bus.policy = {
             "Version": "2012-10-17",
             "Statement": [
                 {
@@ -150,9 +153,9 @@ class StripeIngress(Construct):
                     "Effect": "Deny",
                     "Principal": "*",
                     "Action": "events:PutEvents",
-                    "Resource": bus_arn,
+                    "Resource": self._bus_policy_arn,
                     "Condition": {
-                        "ArnNotEquals": {"aws:PrincipalArn": self._putters},
+                        "ArnNotEquals": {"aws:PrincipalArn": list(self._putters)},
                         "Bool": {"aws:PrincipalIsAWSService": "false"},
                     },
                 }
@@ -166,7 +169,7 @@ class StripeIngress(Construct):
         if self.settings.ingress != "webhook":
             return
         self._putters.append(role.role_arn)
-        self._cfn_bus.policy = self._cfn_bus.policy  # re-set: the list above changed
+        self._set_bus_policy()
 
     def _receiver_alarms(self) -> None:
         """A wrong signing secret means 400s for every delivery while Stripe retries for 3 days;

@@ -63,13 +63,6 @@ class PayOpsStack(Stack):
             sender_email=settings.sender_email,
             dashboard_url=settings.stripe_dashboard_url,
         )
-        self.backstop = WorkflowBackstop(
-            self,
-            "Backstop",
-            workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
-            alerts=self.notifications.payment_problems,
-            targets=shared.targets,
-        )
         # issue 16: reconciliation with Stripe (and thin event hydration).
         self.reconciliation = Reconciliation(
             self,
@@ -79,6 +72,13 @@ class PayOpsStack(Stack):
             audit_table=self.notifications.audit_table,
         )
         self.thin_events = ThinEvents(self, "ThinEvents", shared=shared, ingress=self.ingress)
+        self.backstop = WorkflowBackstop(
+            self,
+            "Backstop",
+            workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
+            alerts=self.notifications.payment_problems,
+            targets=shared.targets,
+        )
         self.operations = Operations(self, "Operations", shared=shared)
         self.catalogue.check_every_rule_acts()
 
