@@ -329,3 +329,26 @@ def test_example_story_is_consistent() -> None:
     assert link_order["metadata"] == {} and link_order["payment_link"].startswith("plink_")
     assert ev["11-payment-link-order-redelivered.json"] == ev["10-payment-link-order-paid.json"]
     assert len({event["id"] for event in ev.values()}) == len(STORY) - 2
+
+
+@pytest.mark.parametrize("ingress", MODES)
+def test_the_stacks_own_sources_match_like_stripes_and_nothing_else_does(ingress: str) -> None:
+    """issue 16: events the reconciliation re-injects and hydrated thin events carry the stack's
+    own sources; every rule takes them as it takes Stripe's, and no other source."""
+    rules = catalogue(ingress)
+    for name in ("checkout.session.completed.payment-link.json", "invoice.paid.jpy-5000.json"):
+        envelope = delivered(name, ingress)
+        for source in OWN_SOURCES:
+            assert matching(rules, {**envelope, "source": source}) == sorted(EXPECTED[name])
+        assert matching(rules, {**envelope, "source": "payops.someone-else"}) == []
+
+
+def test_cli_match_takes_reconciliation_envelopes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    envelope = {**fixture("checkout.session.completed.payment-link.json"),
+                "source": "payops.reconciliation"}  # fmt: skip
+    (tmp_path / "reinjected.json").write_text(json.dumps(envelope))
+    assert main(["match", "--json", str(tmp_path / "reinjected.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["rules"] == sorted(EXPECTED["checkout.session.completed.payment-link.json"])

@@ -150,8 +150,7 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
 def cmd_reconcile(args: argparse.Namespace, context: dict[str, str]) -> int:
     """issue 16: deliver PATH events (if any), then run the reconciliation over
     [--since, now] and print what it re-injected and what that started."""
-    from payops.envelope import EventFileError, load_events
-    from payops.localaws.reconcile import ReconcileError, parse_since, reconcile
+    from payops.localaws.reconcile import ReconcileError, parse_since
 
     try:
         since = parse_since(args.since)
@@ -159,37 +158,37 @@ def cmd_reconcile(args: argparse.Namespace, context: dict[str, str]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     with LocalAws(context, stripe_data=args.stripe_data) as local:
-        delivered = []
-        for name in args.paths:
-            try:
-                delivered += load_events(Path(name), local.settings)
-            except EventFileError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 1
-        for event in delivered:
-            local.send(event)
-        result = reconcile(local, since)
-        assert result.trace is not None
-        known = {e["id"]: e for e in local.fake_stripe.events.list({"limit": "100"})["data"]}
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "status": result.status,
-                        "reinjected": result.reinjected,
-                        "summary": summarize([result.trace]),
-                    },
-                    ensure_ascii=False,
-                )
-            )
-        else:
-            print(
-                f"reconciliation {result.status}: {len(result.reinjected)} event(s) "
-                f"re-injected, {len(delivered)} delivered before"
-            )
-            for event_id in result.reinjected:
-                print(f"  re-injected  {known.get(event_id, {}).get('type', '?')} {event_id}")
-            print(format_trace(result.trace, 1, 1))
+        return reconcile_in(local, since, args.paths, as_json=args.json)
+
+
+def reconcile_in(local: LocalAws, since: int, paths: list[str], *, as_json: bool) -> int:
+    from payops.envelope import EventFileError, load_events
+    from payops.localaws.reconcile import reconcile
+
+    delivered = []
+    for name in paths:
+        try:
+            delivered += load_events(Path(name), local.settings)
+        except EventFileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    for event in delivered:
+        local.send(event)
+    result = reconcile(local, since)
+    assert result.trace is not None
+    types = {}
+    for event_id in result.reinjected:
+        types[event_id] = local.fake_stripe.events.get(event_id, {}).get("type", "?")
+    if as_json:
+        summary = summarize([result.trace])
+        print(json.dumps({"status": result.status, "reinjected": result.reinjected,
+                          "summary": summary}, ensure_ascii=False))  # fmt: skip
+    else:
+        print(f"reconciliation {result.status}: {len(result.reinjected)} event(s) re-injected, "
+              f"{len(delivered)} delivered before")  # fmt: skip
+        for event_id in result.reinjected:
+            print(f"  re-injected  {types[event_id]} {event_id}")
+        print(format_trace(result.trace, 1, 1))
     return 0 if result.status == "SUCCEEDED" and not result.trace.failed else 1
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -361,3 +362,33 @@ def put_entries(local: LocalAws) -> list[dict[str, Any]]:
                     {**e, "Detail": json.loads(detail) if isinstance(detail, str) else detail}
                 )
     return entries
+
+
+def test_payops_reconcile_prints_what_it_reinjected(
+    local: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command's body (payops reconcile deploys its own local AWS; this one is shared)."""
+    from payops.localaws.cli import reconcile_in
+
+    delivered, missed = order(60), order(61)
+    (tmp_path / "delivered.json").write_text(json.dumps(delivered))
+    local.fake_stripe.never_delivered(missed)
+    assert reconcile_in(local, BASE + 60, [str(tmp_path / "delivered.json")], as_json=True) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["status"] == "SUCCEEDED" and printed["reinjected"] == [missed["id"]]
+    assert printed["summary"]["emails"] == [
+        {"to": "buyer61@example.jp", "subject": printed["summary"]["emails"][0]["subject"]}
+    ]
+    assert reconcile_in(local, BASE + 60, [], as_json=False) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("reconciliation SUCCEEDED: 0 event(s) re-injected, 0 delivered")
+
+
+def test_parse_since() -> None:
+    from payops.localaws.reconcile import ReconcileError, parse_since
+
+    assert parse_since("1764547200") == 1764547200
+    assert parse_since("2025-12-01") == 1764547200
+    assert parse_since("2025-12-01T09:00:00+09:00") == 1764547200
+    with pytest.raises(ReconcileError, match="--since 'yesterday'"):
+        parse_since("yesterday")

@@ -135,6 +135,7 @@ class FakeStripe(StripeObjects):
     def _learn_data_events(self) -> None:
         for event in self.catalogue.events:
             self.events.add_from_data(event)
+            self.observe(event)  # Stripe knows the objects its events describe
 
     def load_stripe_data(self, directory: Path) -> int:
         """Products, prices, Payment Links (and sessions) from Stripe CLI list output; kept
