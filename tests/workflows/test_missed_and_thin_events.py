@@ -239,6 +239,20 @@ def thin_for(snapshot: dict[str, Any], n: int, *, in_notification: bool) -> dict
     return envelope, fetched
 
 
+def send_thin(
+    local: LocalAws, snapshot: dict[str, Any], n: int, *, in_notification: bool
+) -> tuple[dict[str, Any], Any, dict[str, str]]:
+    """Deliver the thin version of `snapshot`; it must be hydrated. Returns the envelope, the
+    trace and each workflow's last state."""
+    envelope, fetched = thin_for(snapshot, n, in_notification=in_notification)
+    local.fake_stripe.events.add_thin(fetched)
+    trace = send_envelope(local, envelope)
+    assert not trace.failed, trace.failed
+    ended = {e["state_machine"]: e["states"][-1] for e in trace.executions}
+    assert ended["thin-event"] == "Hydrated"
+    return envelope, trace, ended
+
+
 def email_text(local: LocalAws, address: str) -> list[tuple[str, str]]:
     """(subject, body) of each email to `address`, with link tokens and the buyer masked."""
     import re
@@ -262,14 +276,8 @@ def test_a_thin_checkout_session_completed_fulfils_the_order_as_the_snapshot_one
 
     thin_order = order(41)
     local.fake_stripe.never_delivered(thin_order)  # a thin destination sends no snapshot
-    envelope, fetched = thin_for(thin_order, 41, in_notification=False)
-    local.fake_stripe.events.add_thin(fetched)
-    trace = send_envelope(local, envelope)
-
-    assert not trace.failed, trace.failed
-    by_workflow = {e["state_machine"]: e for e in trace.executions}
-    assert by_workflow["thin-event"]["states"][-1] == "Hydrated"
-    assert by_workflow["fulfilment"]["states"][-1] == "Fulfilled"
+    envelope, trace, ended = send_thin(local, thin_order, 41, in_notification=False)
+    assert ended["fulfilment"] == "Fulfilled"
     assert "paid-order" in trace.rules
     paths = [urllib_path(c["url"]) for c in trace.http_calls]
     assert paths[:2] == [f"/v2/core/events/{envelope['detail']['id']}",
@@ -289,13 +297,8 @@ def urllib_path(url: str) -> str:
 def test_thin_and_snapshot_deliveries_of_the_same_change_act_once(local: LocalAws) -> None:
     snapshot = order(42)
     assert not deliver(local, snapshot).failed
-    envelope, fetched = thin_for(snapshot, 42, in_notification=True)
-    local.fake_stripe.events.add_thin(fetched)
-    trace = send_envelope(local, envelope)
-    assert not trace.failed, trace.failed
-    by_workflow = {e["state_machine"]: e for e in trace.executions}
-    assert by_workflow["thin-event"]["states"][-1] == "Hydrated"
-    assert by_workflow["fulfilment"]["states"][-1] == "AlreadyHandled"
+    _, trace, ended = send_thin(local, snapshot, 42, in_notification=True)
+    assert ended["fulfilment"] == "AlreadyHandled"
     # The notification named its snapshot event: no v2 fetch was needed.
     assert [urllib_path(c["url"]) for c in trace.http_calls][0] == f"/v1/events/{snapshot['id']}"
     assert len(email_text(local, "buyer42@example.jp")) == 1

@@ -1,10 +1,12 @@
 """EventBridge Scheduler: schedules from CloudFormation, and a way to fire one now.
 
 moto gaps bridged here (`SERVICE.gaps`):
-- AWS::Scheduler::Schedule (moto: no CloudFormation model; its API backend keeps schedules)
-- nothing fires a schedule: `fire(name)` starts its target now, with the schedule's input, as
-  the service would at the next scheduled time (Step Functions targets only; the target role
-  is not assumed locally)
+- AWS::Scheduler::Schedule
+- fire
+
+moto has no CloudFormation model for schedules (its API backend keeps them), and nothing fires a
+schedule: `fire(name)` starts its target now, with the schedule's input, as the service would at
+the next scheduled time (Step Functions targets only; the target role is not assumed locally).
 """
 
 from __future__ import annotations
