@@ -156,6 +156,26 @@ def test_the_audited_types_are_the_payment_activity_rules() -> None:
     assert globs == prefixes
 
 
+def test_overlapping_runs_reinject_a_missed_event_once(local: LocalAws) -> None:
+    """Two runs judging the same window at once both find the event unseen (neither has been
+    audited yet): the claim reconciliation#<evt> lets one of them put it on the bus."""
+    from payops.localaws.reconcile import machine_arn
+
+    missed = order(70)
+    local.fake_stripe.never_delivered(missed)
+    sfn = local.client("stepfunctions")
+    window = json.dumps({"since": BASE + 70, "until": BASE + 70})
+    arns = [
+        sfn.start_execution(stateMachineArn=machine_arn(local), name=f"overlap-{i}",
+                            input=window)["executionArn"]
+        for i in range(2)
+    ]  # fmt: skip
+    local.settle()
+    outputs = [json.loads(sfn.describe_execution(executionArn=a)["output"]) for a in arns]
+    assert sorted(o["found"] for o in outputs) == [0, 1]
+    assert emails_to(local, "buyer70@example.jp") == 1
+
+
 def test_pagination_reads_every_page(local: LocalAws) -> None:
     # 230 undelivered non-payment events and 2 missed orders at the oldest end: 3 pages.
     start = BASE + 1000
