@@ -258,7 +258,8 @@ def test_deployed_alarms_watch_every_dead_letter_queue_and_workflow(local: Local
             "Rules"
         ]
     ]
-    assert total == len(names) + 2 * len(machines) + len(rules)
+    # + the reconciliation's missed-events alarm (issue 16)
+    assert total == len(names) + 2 * len(machines) + len(rules) + 1
 
 
 # -- faults ------------------------------------------------------------------------------------
