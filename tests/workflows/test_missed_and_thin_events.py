@@ -145,6 +145,27 @@ def test_reinjected_events_carry_the_reconciliation_source(local: LocalAws) -> N
     assert emails_to(local, "buyer20@example.jp") == 1
 
 
+def test_payops_reconcile_prints_what_it_reinjected(
+    local: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command's body (payops reconcile deploys its own local AWS; this one is shared).
+    Runs before the tests that add hundreds of events: its window reaches up to now."""
+    from payops.localaws.cli import reconcile_in
+
+    delivered, missed = order(60), order(61)
+    (tmp_path / "delivered.json").write_text(json.dumps(delivered))
+    local.fake_stripe.never_delivered(missed)
+    assert reconcile_in(local, BASE + 60, [str(tmp_path / "delivered.json")], as_json=True) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["status"] == "SUCCEEDED" and printed["reinjected"] == [missed["id"]]
+    assert printed["summary"]["emails"] == [
+        {"to": "buyer61@example.jp", "subject": printed["summary"]["emails"][0]["subject"]}
+    ]
+    assert reconcile_in(local, BASE + 60, [], as_json=False) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("reconciliation SUCCEEDED: 0 event(s) re-injected, 0 delivered")
+
+
 def test_the_audited_types_are_the_payment_activity_rules() -> None:
     """Reconciliation judges exactly the event types the audit trail records: the Choice in
     the ASL and the payment-activity rule cannot drift apart."""
@@ -385,26 +406,6 @@ def put_entries(local: LocalAws) -> list[dict[str, Any]]:
                     {**e, "Detail": json.loads(detail) if isinstance(detail, str) else detail}
                 )
     return entries
-
-
-def test_payops_reconcile_prints_what_it_reinjected(
-    local: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The command's body (payops reconcile deploys its own local AWS; this one is shared)."""
-    from payops.localaws.cli import reconcile_in
-
-    delivered, missed = order(60), order(61)
-    (tmp_path / "delivered.json").write_text(json.dumps(delivered))
-    local.fake_stripe.never_delivered(missed)
-    assert reconcile_in(local, BASE + 60, [str(tmp_path / "delivered.json")], as_json=True) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["status"] == "SUCCEEDED" and printed["reinjected"] == [missed["id"]]
-    assert printed["summary"]["emails"] == [
-        {"to": "buyer61@example.jp", "subject": printed["summary"]["emails"][0]["subject"]}
-    ]
-    assert reconcile_in(local, BASE + 60, [], as_json=False) == 0
-    text = capsys.readouterr().out
-    assert text.startswith("reconciliation SUCCEEDED: 0 event(s) re-injected, 0 delivered")
 
 
 def test_parse_since() -> None:
