@@ -50,7 +50,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from payops.envelope import EventFileError, load_events
     from payops.patterns import matches
-    from payops.rules import load_catalogue
+    from payops.rules import deployed_patterns, load_catalogue
 
     settings = _settings(args)
     rules = load_catalogue(settings)
@@ -63,7 +63,11 @@ def cmd_match(args: argparse.Namespace) -> int:
             failed = True
             continue
         for event in loaded:
-            names = [rule.name for rule in rules if matches(rule.pattern, event.envelope)]
+            names = [
+                rule.name
+                for rule in rules
+                if any(matches(pattern, event.envelope) for pattern in deployed_patterns(rule))
+            ]
             if args.json:
                 print(json.dumps({"event": event.label, "rules": names}))
             else:

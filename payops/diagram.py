@@ -45,6 +45,7 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "AWS::S3::Bucket": ("[(", ")]", "S3"),
     "AWS::Lambda::Function": ("(", ")", "Lambda"),
     "AWS::SecretsManager::Secret": ("[", "]", "Secrets Manager"),
+    "AWS::Scheduler::Schedule": ("[/", "\\]", "EventBridge Scheduler"),  # issue 16
 }
 # Where each kind sits in the picture.
 _GROUPS: dict[str, str] = {
@@ -58,6 +59,7 @@ _GROUPS: dict[str, str] = {
     "AWS::S3::Bucket": "Data",
     "AWS::Lambda::Function": "Functions",
     "AWS::SecretsManager::Secret": "Ingress",
+    "AWS::Scheduler::Schedule": "Workflows",  # issue 16
 }
 _GROUP_TITLES = {
     "Ingress": "Ingress",
@@ -251,6 +253,9 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
         elif kind == "AWS::Lambda::Url":
             for function in _refs(properties.get("TargetFunctionArn")):
                 _url_edge(graph, function, resources)
+        elif kind == "AWS::Scheduler::Schedule":  # issue 16: the reconciliation's schedule
+            for target in _refs(properties.get("Target", {}).get("Arn")):
+                graph.edge(logical_id, target, _label(str(properties.get("ScheduleExpression"))))
     _alarm_edges(graph, resources)
     _analytics_edges(graph, resources)  # analytics export (issue 16)
     return graph.render()
@@ -295,6 +300,8 @@ def _workflow_edges(
             graph.edge(logical_id, "StripeApi", "HTTP Task")
         elif kind == "AWS::SNS::Topic":
             graph.edge(logical_id, ref, "alerts")
+        elif kind == "AWS::Events::EventBus":  # issue 16: re-injected / hydrated events
+            graph.edge(logical_id, ref, "PutEvents")
         else:
             graph.edge(logical_id, ref)
     text = _text(definition)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.patterns import PatternError, validate_pattern
-from payops.settings import PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
+from payops.settings import OWN_SOURCES, PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 RULE_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -115,6 +115,20 @@ def effective_pattern(pattern: dict[str, Any], settings: Settings) -> dict[str, 
     if settings.ingress == "partner" or _internal_source(pattern) is not None:
         return pattern
     return {**pattern, "source": [WEBHOOK_SOURCE]}
+
+
+def recovered_pattern(pattern: dict[str, Any]) -> dict[str, Any]:
+    """The twin of a Stripe rule on the app event bus (issue 16): the same pattern for the Stripe
+    events the stack puts back itself (re-injected by reconciliation, hydrated thin events, under
+    OWN_SOURCES). They cannot go on the Stripe bus: PutEvents refuses a partner event bus (its
+    name is not a NonPartnerEventBusNameOrArn), and the webhook bus admits only the receiver."""
+    return {**pattern, "source": list(OWN_SOURCES)}
+
+
+def deployed_patterns(rule: Rule) -> list[dict[str, Any]]:
+    """Every pattern the rule is deployed with: its own, and its twin's for the Stripe events the
+    stack puts back (none for a rule of the stack's own events)."""
+    return [rule.pattern] if is_internal(rule) else [rule.pattern, recovered_pattern(rule.pattern)]
 
 
 def is_internal(rule: Rule) -> bool:

@@ -18,6 +18,26 @@ EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 # Customers cannot PutEvents with a source starting "aws."; the webhook receiver uses its own.
 WEBHOOK_SOURCE = "payops.stripe-webhook"
 PARTNER_SOURCE_PREFIX = "aws.partner/stripe.com"
+# -- issue 16: reconciliation and thin events -------------------------------------------------
+# Sources of events the stack itself puts on the bus; every rule accepts them besides the
+# ingress mode's Stripe source (rules/*.json keep Stripe's documented source: see
+# payops.rules.effective_pattern). Customers may use any source not starting with "aws.".
+RECONCILIATION_SOURCE = "payops.reconciliation"  # an event Stripe has but the bus never got
+HYDRATION_SOURCE = "payops.thin-events"  # a thin event, fetched back into its snapshot shape
+OWN_SOURCES = (RECONCILIATION_SOURCE, HYDRATION_SOURCE)
+SCHEDULE_RE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+
+
+def _schedule(key: str, raw: Any) -> str:
+    """An EventBridge Scheduler expression (`rate(1 hour)`, `cron(...)`), or `off`."""
+    value = str(raw).strip()
+    if value != "off" and not SCHEDULE_RE.match(value):
+        raise SettingsError(key, f"expected 'off', 'rate(<n> <unit>)' or 'cron(...)', got {raw!r}")
+    return value
+
+
+# -- end issue 16 ----------------------------------------------------------------------------
+
 # A syntactically valid example for local runs; a real one comes from the Stripe dashboard.
 EXAMPLE_PARTNER_SOURCE = "aws.partner/stripe.com/ed_local_example"
 
@@ -106,6 +126,9 @@ class Settings:
     access_grace_days: int = 7  # past_due keeps access this many days after the period start
     cognito_user_pool_id: str = ""  # empty: no Cognito sync / no live status
     # -- end access state --
+    # issue 16: how often the reconciliation workflow compares Stripe's events with the audit
+    # trail (EventBridge Scheduler expression), or "off" (no schedule; run it by hand).
+    reconciliation_schedule: str = "rate(1 hour)"
 
     @property
     def event_source(self) -> str:
@@ -190,6 +213,7 @@ _PARSERS.update(
         "customer_template_url": _https_url,
         "receiver_reserved_concurrency": _positive_int,
         "download_reserved_concurrency": _positive_int,
+        "reconciliation_schedule": _schedule,
     }
 )
 

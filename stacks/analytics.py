@@ -31,7 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from payops.analytics.queries import ANALYTICS_DIR, EVENTS_PREFIX, TABLE, load_queries
-from payops.rules import load_rule
+from payops.rules import load_rule, recovered_pattern
 from payops.settings import Settings
 from stacks.nag import acknowledge
 from stacks.targets import RETRY_POLICY, from_this_stacks_rules
@@ -68,6 +68,7 @@ class AnalyticsExport(Construct):
         *,
         settings: Settings,
         bus_name: str,
+        app_bus_name: str,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -230,6 +231,13 @@ class AnalyticsExport(Construct):
                 resources=[self.stream.attr_arn],
             )
         )
+        target = events.CfnRule.TargetProperty(
+            id="Firehose",
+            arn=self.stream.attr_arn,
+            role_arn=put_role.role_arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letters.queue_arn),
+            retry_policy=RETRY_POLICY,
+        )
         self.rule = events.CfnRule(
             self,
             "Rule",
@@ -238,17 +246,19 @@ class AnalyticsExport(Construct):
             event_bus_name=bus_name,
             event_pattern=export_pattern(settings),
             state="ENABLED",
-            targets=[
-                events.CfnRule.TargetProperty(
-                    id="Firehose",
-                    arn=self.stream.attr_arn,
-                    role_arn=put_role.role_arn,
-                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
-                        arn=dead_letters.queue_arn
-                    ),
-                    retry_policy=RETRY_POLICY,
-                )
-            ],
+            targets=[target],
+        )
+        # The Stripe events the stack puts back itself (reconciliation, hydrated thin events)
+        # arrive on the app event bus, as for every rule's twin (stacks/rule_catalogue.py).
+        self.recovered_rule = events.CfnRule(
+            self,
+            "RecoveredRule",
+            name=f"{stack.stack_name}-analytics-export-recovered"[:64],
+            description="Stripe events the stack put back (reconciliation, thin events) to S3",
+            event_bus_name=app_bus_name,
+            event_pattern=recovered_pattern(export_pattern(settings)),
+            state="ENABLED",
+            targets=[target],
         )
 
         self._catalogue(stack, settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -31,10 +30,6 @@ class AlarmSpec:
     evaluation_periods: int = 1
 
 
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else [value]
-
-
 class StripeIngress(Construct):
     """The bus that Stripe events arrive on, in the shape of the native partner path.
 
@@ -51,7 +46,6 @@ class StripeIngress(Construct):
         self.receiver_url: lambda_.FunctionUrl | None = None
         self.signing_secret: secretsmanager.Secret | None = None
         self.alarm_specs: list[AlarmSpec] = []  # Operations creates them
-        self._bus_policy: dict[str, Any] | None = None  # webhook mode: who may put on the bus
         if settings.ingress == "partner":
             name = settings.stripe_event_source_name
             bus = events.CfnEventBus(self, "PartnerBus", name=name, event_source_name=name)
@@ -146,8 +140,7 @@ class StripeIngress(Construct):
             service="events", resource="event-bus", resource_name=f"{stack.stack_name}-stripe"
         )
         cfn_bus: events.CfnEventBus = bus.node.default_child  # type: ignore[assignment]
-        self._cfn_bus = cfn_bus
-        self._bus_policy = {
+        cfn_bus.policy = {
             "Version": "2012-10-17",
             "Statement": [
                 {
@@ -163,35 +156,6 @@ class StripeIngress(Construct):
                 }
             ],
         }
-        cfn_bus.policy = self._bus_policy
-
-    def let_put_own_events(self, role: iam.IRole, *, source: str) -> None:
-        """A workflow of this stack may put its own events (never Stripe's) on the bus.
-
-        Webhook mode: the bus policy's deny then spares `role`, and a second deny refuses it any
-        other `source`. Partner mode has no bus policy: the role's own policy limits it.
-        """
-        if self._bus_policy is None:
-            return
-        statements = self._bus_policy["Statement"]
-        statements[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] = [
-            *_as_list(statements[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]),
-            role.role_arn,
-        ]
-        statements.append(
-            {
-                "Sid": f"OwnEventsOnly{len(statements)}",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "events:PutEvents",
-                "Resource": statements[0]["Resource"],
-                "Condition": {
-                    "ArnEquals": {"aws:PrincipalArn": role.role_arn},
-                    "StringNotEquals": {"events:source": source},
-                },
-            }
-        )
-        self._cfn_bus.policy = self._bus_policy
 
     def _receiver_alarms(self) -> None:
         """A wrong signing secret means 400s for every delivery while Stripe retries for 3 days;

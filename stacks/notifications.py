@@ -189,9 +189,7 @@ class Notifications(Construct):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
-                conditions={
-                    "ArnEquals": {"aws:SourceArn": self.shared.catalogue.rules[rule_name].attr_arn}
-                },
+                conditions={"ArnEquals": {"aws:SourceArn": self.shared.catalogue.arns(rule_name)}},
             )
         )
 

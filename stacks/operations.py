@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from payops.settings import RECONCILIATION_SOURCE
 from stacks.nag import acknowledge
 from stacks.shared import Shared
 
@@ -83,7 +84,9 @@ class Operations(Construct):
             source_arn=shared.bus_arn,
             description=f"Every Stripe event on the bus, kept {ARCHIVE_RETENTION_DAYS} days for "
             f"replay ({RUNBOOK})",
-            event_pattern={"source": [shared.settings.event_source]},
+            # issue 16: and the missed events the reconciliation re-injects (Stripe's own copy
+            # of them lasts 30 days; thin events are archived as they arrived).
+            event_pattern={"source": [shared.settings.event_source, RECONCILIATION_SOURCE]},
             retention_days=ARCHIVE_RETENTION_DAYS,
         )
         CfnOutput(

@@ -22,10 +22,12 @@ from stacks.live_status import RULES as LIVE_STATUS_RULES
 from stacks.live_status import LiveStatus
 from stacks.notifications import Notifications
 from stacks.operations import Operations
+from stacks.reconciliation import Reconciliation
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
 from stacks.targets import RuleTargets
+from stacks.thin_events import ThinEvents
 from stacks.workflow import Workflow
 
 
@@ -99,6 +101,15 @@ class PayOpsStack(Stack):
                 LIVE_STATUS_RULES, "live status is off (no cognitoUserPoolId)"
             )
         # --- end live status ---
+        # issue 16: reconciliation with Stripe (and thin event hydration).
+        self.reconciliation = Reconciliation(
+            self,
+            "Reconciliation",
+            shared=shared,
+            ingress=self.ingress,
+            audit_table=self.notifications.audit_table,
+        )
+        self.thin_events = ThinEvents(self, "ThinEvents", shared=shared, ingress=self.ingress)
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",
@@ -115,6 +126,7 @@ class PayOpsStack(Stack):
                 "Analytics",
                 settings=settings,
                 bus_name=self.ingress.bus_name,
+                app_bus_name=self.app_bus.event_bus_name,
                 dead_letters=shared.targets.dead_letters,
             )
             if settings.analytics_export

@@ -1,5 +1,9 @@
 """One EventBridge rule per file in `rules/` with its effective pattern: Stripe's on the ingress
-bus, the stack's own (internal sources: payops.access, payops.fulfilment) on the app event bus."""
+bus, the stack's own (internal sources: payops.access, payops.fulfilment) on the app event bus.
+
+Each Stripe rule has a twin on the app event bus (`<stack>-<name>-recovered`) with the same
+pattern for the Stripe events the stack puts back itself (reconciliation, hydrated thin events:
+`recovered_pattern`), and the same targets: PutEvents cannot target the partner bus."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from payops.rules import Rule, RuleError, is_internal
+from payops.rules import Rule, RuleError, is_internal, recovered_pattern
 
 
 class RuleWithoutTarget(RuleError):
@@ -28,6 +32,7 @@ class RuleCatalogue(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.CfnRule] = {}
+        self.twins: dict[str, events.CfnRule] = {}  # rule name -> its twin on the app event bus
         self._targets: dict[str, list[Any]] = {}
         self.dropped: dict[str, str] = {}  # rule name -> why it is not deployed
         stack_name = Stack.of(self).stack_name
@@ -43,6 +48,16 @@ class RuleCatalogue(Construct):
                 state="ENABLED",
             )
             self._targets[rule.name] = []
+            if not is_internal(rule):
+                self.twins[rule.name] = events.CfnRule(
+                    self,
+                    _logical_id(rule.name) + "Recovered",
+                    name=f"{stack_name}-{rule.name}"[:54] + "-recovered",
+                    description=f"{rule.description[:400]} (events the stack put back)"[:512],
+                    event_bus_name=app_bus_name,
+                    event_pattern=recovered_pattern(rule.pattern),
+                    state="ENABLED",
+                )
 
     def check_every_rule_acts(self) -> None:
         """Called once every capability has added its targets (at synth)."""
@@ -61,6 +76,8 @@ class RuleCatalogue(Construct):
             if self._targets[name]:
                 continue
             self.node.try_remove_child(self.rules.pop(name).node.id)
+            if name in self.twins:
+                self.node.try_remove_child(self.twins.pop(name).node.id)
             del self._targets[name]
             self.dropped[name] = why
 
@@ -72,6 +89,13 @@ class RuleCatalogue(Construct):
             raise ValueError(f"rule {rule_name!r}: EventBridge allows at most 5 targets per rule")
         targets.append(target)
         self.rules[rule_name].targets = list(targets)
+        if rule_name in self.twins:
+            self.twins[rule_name].targets = list(targets)
+
+    def arns(self, rule_name: str) -> list[str]:
+        """The rule's ARN and its twin's: what a resource policy for its targets must name."""
+        found = [self.rules[rule_name], self.twins.get(rule_name)]
+        return [rule.attr_arn for rule in found if rule is not None]
 
 
 def _logical_id(rule_name: str) -> str:

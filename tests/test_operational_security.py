@@ -233,12 +233,18 @@ def test_webhook_bus_denies_put_events_to_everyone_but_the_receiver(webhook: Syn
     [statement] = bus["Properties"]["Policy"]["Statement"]
     assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
     assert statement["Action"] == "events:PutEvents"
-    role = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    roles = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
     [receiver] = [
         f for f in resources(webhook, "AWS::Lambda::Function").values()
         if f["Properties"].get("Environment", {}).get("Variables", {}).get("EVENT_BUS_NAME")
     ]  # fmt: skip
-    assert role == receiver["Properties"]["Role"]  # the receiver's own execution role
+    assert roles[0] == receiver["Properties"]["Role"]  # the receiver's own execution role
+    # issue 16: and the two workflows that put events back under the stack's own sources
+    # (their IAM policies allow only that source: events:source conditions).
+    machines = resources(webhook, "AWS::StepFunctions::StateMachine")
+    own = {m["Properties"]["RoleArn"]["Fn::GetAtt"][0] for k, m in machines.items()
+           if k.startswith(("ReconciliationWorkflow", "ThinEventsWorkflow"))}  # fmt: skip
+    assert {r["Fn::GetAtt"][0] for r in roles[1:]} == own and len(own) == 2
     # AWS services (an archive replay) stay able to deliver to the bus.
     assert statement["Condition"]["Bool"] == {"aws:PrincipalIsAWSService": "false"}
 

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from payops.rules import INTERNAL_SOURCES, RULES_DIR, RuleError, load_catalogue, load_rule
-from payops.settings import WEBHOOK_SOURCE, Settings
+from payops.rules import (
+    INTERNAL_SOURCES,
+    RULES_DIR,
+    RuleError,
+    load_catalogue,
+    load_rule,
+    recovered_pattern,
+)
+from payops.settings import OWN_SOURCES, WEBHOOK_SOURCE, Settings
 
 PARTNER = Settings.load({}, env={})
 WEBHOOK = Settings.load({"ingress": "webhook"}, env={})
@@ -40,7 +47,7 @@ def test_paid_order_is_the_documented_pattern_narrowed_to_payment_mode() -> None
     # Checkout is paid too, but it is not an order.
     rule = load_rule(RULES_DIR / "paid-order.json", PARTNER)
     assert rule.pattern == {
-        "source": [{"prefix": "aws.partner/stripe.com"}],
+        "source": SOURCE,
         "detail-type": ["checkout.session.completed", "checkout.session.async_payment_succeeded"],
         "detail": {"data": {"object": {"mode": ["payment"], "payment_status": ["paid"]}}},
     }
@@ -69,6 +76,17 @@ def test_webhook_mode_swaps_only_the_source_filter() -> None:
             continue
         assert webhook_rule.pattern["source"] == [WEBHOOK_SOURCE]
         assert {**webhook_rule.pattern, "source": SOURCE} == partner_rule.pattern
+
+
+def test_rules_of_events_the_stack_puts_back_differ_only_in_the_source() -> None:
+    """issue 16: re-injected and hydrated Stripe events go on the app event bus under the stack's
+    own sources; each Stripe rule's twin there has the same pattern with those sources."""
+    for rule in load_catalogue(PARTNER):
+        if str(rule.pattern["source"][0]) in INTERNAL_SOURCES:
+            continue
+        twin = recovered_pattern(rule.pattern)
+        assert twin["source"] == list(OWN_SOURCES)
+        assert {**twin, "source": rule.pattern["source"]} == rule.pattern
 
 
 @pytest.mark.parametrize(

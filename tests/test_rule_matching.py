@@ -17,8 +17,8 @@ import pytest
 from payops.cli import main
 from payops.envelope import is_envelope, is_stripe_event, load_events, wrap
 from payops.patterns import matches
-from payops.rules import Rule, load_catalogue
-from payops.settings import PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
+from payops.rules import Rule, deployed_patterns, is_internal, load_catalogue
+from payops.settings import OWN_SOURCES, PARTNER_SOURCE_PREFIX, WEBHOOK_SOURCE, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -61,7 +61,11 @@ def delivered(name: str, ingress: str) -> dict[str, Any]:
 
 
 def matching(rules: tuple[Rule, ...], envelope: dict[str, Any]) -> list[str]:
-    return sorted(rule.name for rule in rules if matches(rule.pattern, envelope))
+    return sorted(
+        rule.name
+        for rule in rules
+        if any(matches(pattern, envelope) for pattern in deployed_patterns(rule))
+    )
 
 
 # ---- the fixtures themselves ----------------------------------------------------------------
@@ -120,6 +124,22 @@ def test_rules_matching_each_fixture_are_the_reviewed_ones(ingress: str, name: s
     assert matching(catalogue(ingress), envelope) == sorted(EXPECTED[name])
 
 
+@pytest.mark.parametrize(
+    "rule", [r for r in catalogue("partner") if is_internal(r)], ids=lambda rule: rule.name
+)
+def test_rules_of_the_stacks_own_events_take_those_and_no_stripe_event(rule: Rule) -> None:
+    """Internal rules (live status) match their own source's event and none of the Stripe
+    fixtures; the twins of Stripe rules never match them."""
+    (source,) = rule.pattern["source"]
+    (detail_type,) = rule.pattern["detail-type"]
+    own = {**fixture("checkout.session.completed.payment-link.json"), "source": source,
+           "detail-type": detail_type}  # fmt: skip
+    assert matches(rule.pattern, own)
+    assert not [name for name in EXPECTED if matches(rule.pattern, fixture(name))]
+    others = [r for r in catalogue("partner") if not is_internal(r)]
+    assert not [r.name for r in others if any(matches(p, own) for p in deployed_patterns(r))]
+
+
 def _type_filter_only(pattern: dict[str, Any]) -> dict[str, Any]:
     """The pattern without its content filters: which events the rule is *about*."""
     kept = {k: v for k, v in pattern.items() if k in ("source", "detail-type")}
@@ -128,7 +148,9 @@ def _type_filter_only(pattern: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-@pytest.mark.parametrize("rule", catalogue("partner"), ids=lambda rule: rule.name)
+@pytest.mark.parametrize(
+    "rule", [r for r in catalogue("partner") if not is_internal(r)], ids=lambda rule: rule.name
+)
 def test_each_rule_has_positive_and_negative_fixtures(rule: Rule) -> None:
     positives = [name for name, rules in EXPECTED.items() if rule.name in rules]
     negatives = [name for name, rules in EXPECTED.items() if rule.name not in rules]
@@ -249,10 +271,11 @@ def test_cli_rules_json_prints_every_effective_pattern(
     assert main(["rules", "--json", "--ingress", ingress]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == {rule.name: rule.pattern for rule in catalogue(ingress)}
-    sources = {json.dumps(pattern["source"]) for pattern in printed.values()}
-    expected_source = (
-        [WEBHOOK_SOURCE] if ingress == "webhook" else [{"prefix": PARTNER_SOURCE_PREFIX}]
-    )
+    stripes = [rule for rule in catalogue(ingress) if not is_internal(rule)]
+    sources = {json.dumps(printed[rule.name]["source"]) for rule in stripes}
+    expected_source = [
+        WEBHOOK_SOURCE if ingress == "webhook" else {"prefix": PARTNER_SOURCE_PREFIX}
+    ]
     assert sources == {json.dumps(expected_source)}
 
 
@@ -269,7 +292,9 @@ STORY = {
     "01-card-order-paid.json": ["paid-order", "payment-activity"],
     "02-konbini-order-placed.json": ["awaiting-payment", "payment-activity"],
     "03-konbini-order-paid.json": ["paid-order", "payment-activity"],
-    "04-payment-failed.json": ["customer-dunning", "payment-activity", "payment-failed"],
+    "04-payment-failed.json": [
+        "checkout-payment-failed", "customer-dunning", "payment-activity", "payment-failed",
+    ],
     "05-large-order-paid.json": [
         "coupon-qualifying-order", "large-order", "paid-order", "payment-activity",
     ],
@@ -330,3 +355,26 @@ def test_example_story_is_consistent() -> None:
     assert link_order["metadata"] == {} and link_order["payment_link"].startswith("plink_")
     assert ev["11-payment-link-order-redelivered.json"] == ev["10-payment-link-order-paid.json"]
     assert len({event["id"] for event in ev.values()}) == len(STORY) - 2
+
+
+@pytest.mark.parametrize("ingress", MODES)
+def test_the_stacks_own_sources_match_like_stripes_and_nothing_else_does(ingress: str) -> None:
+    """issue 16: events the reconciliation re-injects and hydrated thin events carry the stack's
+    own sources; every rule takes them as it takes Stripe's, and no other source."""
+    rules = catalogue(ingress)
+    for name in ("checkout.session.completed.payment-link.json", "invoice.paid.jpy-5000.json"):
+        envelope = delivered(name, ingress)
+        for source in OWN_SOURCES:
+            assert matching(rules, {**envelope, "source": source}) == sorted(EXPECTED[name])
+        assert matching(rules, {**envelope, "source": "payops.someone-else"}) == []
+
+
+def test_cli_match_takes_reconciliation_envelopes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    envelope = {**fixture("checkout.session.completed.payment-link.json"),
+                "source": "payops.reconciliation"}  # fmt: skip
+    (tmp_path / "reinjected.json").write_text(json.dumps(envelope))
+    assert main(["match", "--json", str(tmp_path / "reinjected.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["rules"] == sorted(EXPECTED["checkout.session.completed.payment-link.json"])

@@ -143,6 +143,16 @@ JUSTIFIED_WILDCARDS: tuple[Justified, ...] = (
         star_resource=False,
         condition=SECURE_TRANSPORT_OFF,
     ),
+    Justified(
+        reason="issue 16: the reconciliation's MissedEventsFound metric. PutMetricData supports "
+        "no resource-level permissions; the cloudwatch:namespace condition allows only the "
+        "stack's Reconciliation namespace.",
+        effect="Allow",
+        kinds=frozenset({"identity"}),
+        actions=frozenset({"cloudwatch:PutMetricData"}),
+        star_resource=True,
+        condition={"StringEquals": {"cloudwatch:namespace": "StripePayOps/Reconciliation"}},
+    ),
 )
 
 

@@ -13,7 +13,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from payops.rules import load_catalogue
-from payops.settings import WEBHOOK_SOURCE, Settings
+from payops.settings import OWN_SOURCES, WEBHOOK_SOURCE, Settings
 
 SECRET_SHAPED = re.compile(r"(sk|rk)_(live|test)_[0-9A-Za-z]{16,}|whsec_[0-9A-Za-z]{16,}")
 
@@ -59,24 +59,48 @@ def test_every_rule_file_becomes_a_rule_with_its_effective_pattern(
 
 
 def stripe_rules(synthesized: Synthesized) -> dict[str, Any]:
-    """The rules of rules/*.json: every rule but the workflow backstop on the default bus
-    (Step Functions status events, tests/test_operational_security.py) and the analytics
-    export's (analytics/export-rule.json, tests/analytics/test_export_template.py)."""
+    """The rules of rules/*.json (the rule catalogue's), without their twins on the app event bus:
+    not the workflow backstop (default bus, tests/test_operational_security.py), the analytics
+    export (tests/analytics/test_export_template.py) or the thin events' routing rule (issue 16,
+    tests/workflows/test_missed_and_thin_events.py)."""
     return {
         logical: rule
         for logical, rule in resources_of(synthesized, "AWS::Events::Rule").items()
-        if rule["Properties"].get("EventBusName") != "default"
-        and not rule["Properties"]["Name"].endswith("-analytics-export")
+        if logical.startswith("RulesRule") and "Recovered" not in logical
+    }
+
+
+def twin_rules(synthesized: Synthesized) -> dict[str, Any]:
+    return {
+        logical: rule
+        for logical, rule in resources_of(synthesized, "AWS::Events::Rule").items()
+        if logical.startswith("RulesRule") and "Recovered" in logical
     }
 
 
 def test_rules_sit_on_the_ingress_bus(synthesized: Synthesized) -> None:
     (bus_id,) = stripe_buses(synthesized)
-    # All but the workflow backstop (default bus) and the analytics export (also on this bus).
-    assert len(stripe_rules(synthesized)) == len(resources_of(synthesized, "AWS::Events::Rule")) - 2
+    assert len(stripe_rules(synthesized)) >= 19
     for rule in stripe_rules(synthesized).values():
         ref = json.dumps(rule["Properties"]["EventBusName"])
         assert bus_id in ref
+
+
+def test_every_stripe_rule_has_a_twin_on_the_app_bus_for_events_the_stack_puts_back(
+    synthesized: Synthesized,
+) -> None:
+    """Reconciliation and thin-event hydration cannot put on the partner bus (PutEvents refuses
+    it): each Stripe rule has a twin on the app event bus, same pattern under the stack's own
+    sources, same targets."""
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in stripe_rules(synthesized).values()}
+    twins = twin_rules(synthesized)
+    assert len(twins) == len(rules)  # no rule of the stack's own events without a live API
+    for twin in twins.values():
+        props = twin["Properties"]
+        original = rules[props["Name"].removesuffix("-recovered")]
+        assert "AppEvents" in json.dumps(props["EventBusName"])
+        assert props["EventPattern"] == {**original["EventPattern"], "source": list(OWN_SOURCES)}
+        assert props["Targets"] == original["Targets"]
 
 
 def test_webhook_mode_has_receiver_behind_function_url(webhook: Synthesized) -> None:

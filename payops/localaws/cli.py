@@ -147,6 +147,51 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
     return 1 if failed else 0
 
 
+def cmd_reconcile(args: argparse.Namespace, context: dict[str, str]) -> int:
+    """issue 16: deliver PATH events (if any), then run the reconciliation over
+    [--since, now] and print what it re-injected and what that started."""
+    from payops.localaws.reconcile import ReconcileError, parse_since
+
+    try:
+        since = parse_since(args.since)
+    except ReconcileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with LocalAws(context, stripe_data=args.stripe_data) as local:
+        return reconcile_in(local, since, args.paths, as_json=args.json)
+
+
+def reconcile_in(local: LocalAws, since: int, paths: list[str], *, as_json: bool) -> int:
+    from payops.envelope import EventFileError, load_events
+    from payops.localaws.reconcile import reconcile
+
+    delivered = []
+    for name in paths:
+        try:
+            delivered += load_events(Path(name), local.settings)
+        except EventFileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    for event in delivered:
+        local.send(event)
+    result = reconcile(local, since)
+    assert result.trace is not None
+    types = {}
+    for event_id in result.reinjected:
+        types[event_id] = local.fake_stripe.events.get(event_id, {}).get("type", "?")
+    if as_json:
+        summary = summarize([result.trace])
+        print(json.dumps({"status": result.status, "reinjected": result.reinjected,
+                          "summary": summary}, ensure_ascii=False))  # fmt: skip
+    else:
+        print(f"reconciliation {result.status}: {len(result.reinjected)} event(s) re-injected, "
+              f"{len(delivered)} delivered before")  # fmt: skip
+        for event_id in result.reinjected:
+            print(f"  re-injected  {types[event_id]} {event_id}")
+        print(format_trace(result.trace, 1, 1))
+    return 0 if result.status == "SUCCEEDED" and not result.trace.failed else 1
+
+
 def _stripe_data_dir(value: str) -> Path:
     """--stripe-data: checked at once, so a typo fails before the minute-long deploy."""
     from payops.localaws.fakes.stripe_catalogue import Catalogue, StripeDataError
@@ -196,3 +241,20 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     _add_stripe_data(replay)
     replay.set_defaults(local_func=cmd_replay)
+    reconcile = sub.add_parser(
+        "reconcile",
+        parents=[common],
+        help="run the reconciliation workflow in the local AWS against the fake Stripe API",
+    )
+    reconcile.add_argument(
+        "--since", required=True, help="window start: epoch seconds or ISO date (UTC)"
+    )
+    reconcile.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="events delivered first (the rest of --stripe-data's events were never delivered)",
+    )
+    reconcile.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_stripe_data(reconcile)
+    reconcile.set_defaults(local_func=cmd_reconcile)

@@ -45,6 +45,7 @@ from ses_faults import SesFault
 
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import EventTrace, LocalAws
+from payops.settings import RECONCILIATION_SOURCE
 from stacks.operations import ARCHIVE_RETENTION_DAYS
 
 STACK = "StripePayOps"
@@ -114,8 +115,10 @@ def test_every_dead_letter_queue_rule_and_state_machine_alarms_to_staff(synthesi
     template = synthesized.json
     alarms_ = _resources(template, "AWS::CloudWatch::Alarm").values()
     watched: dict[tuple[str, str], Any] = {}
-    # The webhook receiver's rate alarms (metric math) are checked in test_operational_security.
-    alarms_ = [a for a in alarms_ if "-receiver-" not in a["Properties"]["AlarmName"]]
+    # The webhook receiver's rate alarms (metric math) are checked in test_operational_security,
+    # the reconciliation's missed-events alarm in test_reconciliation_template (issue 16).
+    alarms_ = [a for a in alarms_ if "-receiver-" not in a["Properties"]["AlarmName"]
+               and "-reconciliation-found-" not in a["Properties"]["AlarmName"]]  # fmt: skip
     for alarm in alarms_:
         p = alarm["Properties"]
         assert p["Threshold"] == 1
@@ -159,7 +162,8 @@ def test_bus_archive_keeps_this_modes_stripe_events(synthesized) -> None:
     bus = "IngressPartnerBus" if synthesized.ingress == "partner" else "IngressWebhookBus"
     assert _ref(p["SourceArn"]).startswith(bus)
     source = synthesized.stack.settings.event_source
-    assert p["EventPattern"] == {"source": [source]}
+    # and (issue 16) the missed events the reconciliation re-injected: never archived otherwise
+    assert p["EventPattern"] == {"source": [source, RECONCILIATION_SOURCE]}
 
 
 def test_cloudwatch_may_publish_to_the_encrypted_alerts_topic(synthesized) -> None:
@@ -254,7 +258,8 @@ def test_deployed_alarms_watch_every_dead_letter_queue_and_workflow(local: Local
             "Rules"
         ]
     ]
-    assert total == len(names) + 2 * len(machines) + len(rules)
+    # + the reconciliation's missed-events alarm (issue 16)
+    assert total == len(names) + 2 * len(machines) + len(rules) + 1
 
 
 # -- faults ------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ SERVICE_NAMES = (
     "athena",  # analytics export (issue 16)
     "cognito_idp",
     "appsync",  # issue 15: live status
+    "scheduler",
 )
 
 

@@ -5,6 +5,7 @@ Serves the few endpoints our workflows call, on 127.0.0.1 in a daemon thread:
     POST   /v1/coupons              POST /v1/promotion_codes      POST /v1/refunds
     GET    /v1/subscriptions/{id} (expand[]=customer)   DELETE /v1/subscriptions/{id}
     GET    /v1/checkout/sessions/{id}   GET /v1/checkout/sessions/{id}/line_items
+    GET    /v1/events   GET /v1/events/{id}   GET /v2/core/events/{id}   (stripe_events.py)
 
 Checkout Sessions and their line items come from a `Catalogue` (stripe_catalogue.py): the
 `--stripe-data` files as the Stripe CLI prints them, plus the sessions replayed events carry. A
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.localaws.fakes.stripe_catalogue import Catalogue
+from payops.localaws.fakes.stripe_events import EventLog
 from payops.localaws.fakes.stripe_objects import (
     _KEY_PATTERN,
     API_VERSION,
@@ -129,8 +131,15 @@ class FakeStripe(StripeObjects):
             self.invoices: dict[str, dict[str, Any]] = {}
             self._charges: dict[str, dict[str, Any]] = {}
             self.catalogue = Catalogue()
+            self.events = EventLog()
             for directory in self._data_dirs:
                 self.catalogue.load_dir(directory)
+            self._learn_data_events()
+
+    def _learn_data_events(self) -> None:
+        for event in self.catalogue.events:
+            self.events.add_from_data(event)
+            self.observe(event)  # Stripe knows the objects its events describe
 
     def load_stripe_data(self, directory: Path) -> int:
         """Products, prices, Payment Links (and sessions) from Stripe CLI list output; kept
@@ -138,6 +147,7 @@ class FakeStripe(StripeObjects):
         with self._lock:
             count = self.catalogue.load_dir(directory)
             self._data_dirs.append(directory)
+            self._learn_data_events()
             return count
 
     @property
@@ -146,15 +156,22 @@ class FakeStripe(StripeObjects):
             return list(self._calls)
 
     def fail_next(
-        self, status: int, times: int = 1, *, path: str = "/", query: str | None = None
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        path: str = "/",
+        query: str | None = None,
+        skip: int = 0,
     ) -> None:
         """Answer the next `times` requests whose path starts with `path` (every path by
         default) with `status` (429 or 5xx), before they run. `query` also pins the query string
-        ("" = none): two workflows may read the same object, one of them with `expand[]`."""
-        if status < 400 or times < 1:
-            raise ValueError("fail_next needs an error status (>= 400) and times >= 1")
+        ("" = none): two workflows may read the same object, one of them with `expand[]`. `skip`
+        such requests are answered normally first."""
+        if status < 400 or times < 1 or skip < 0:
+            raise ValueError("fail_next needs an error status (>= 400), times >= 1, skip >= 0")
         with self._lock:
-            self._failures.extend([(status, path, query)] * times)
+            self._failures.extend([(0, path, query)] * skip + [(status, path, query)] * times)
 
     def add_payment_intent(
         self, amount: int, currency: str = "jpy", id: str | None = None
@@ -220,6 +237,8 @@ class FakeStripe(StripeObjects):
         Replays call this before delivering an event, so workflows that read objects back
         (GET /v1/subscriptions/{id}, /v1/invoices/{id}) see the state the event describes.
         """
+        with self._lock:
+            self.events.add(stripe_event)  # GET /v1/events lists it from now on
         obj = (stripe_event.get("data") or {}).get("object") or {}
         kind, obj_id = obj.get("object"), obj.get("id")
         if not isinstance(obj_id, str):
@@ -266,6 +285,13 @@ class FakeStripe(StripeObjects):
                         },
                     )
 
+    def never_delivered(self, stripe_event: dict[str, Any]) -> None:
+        """Stripe created this event but its delivery failed (or is still pending): Stripe knows
+        its objects and lists it with `delivery_success=false`; nothing reached the bus."""
+        with self._lock:
+            self.events.add(stripe_event, delivered=False)
+        self.observe(stripe_event)
+
     def _seed_intent(self, intent_id: str, source: dict[str, Any]) -> None:
         amount = source.get("amount")
         amount = 1000 if amount is None else amount
@@ -311,8 +337,9 @@ class FakeStripe(StripeObjects):
                 )
                 if failure is not None:
                     self._failures.remove(failure)
-                    injected = True
-                    raise self._injected(failure[0], extra)
+                    if failure[0]:  # 0: a request fail_next(skip=...) lets through
+                        injected = True
+                        raise self._injected(failure[0], extra)
                 self._authenticate(headers)
                 pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
                 pairs += urllib.parse.parse_qsl(body, keep_blank_values=True)
@@ -407,6 +434,15 @@ class FakeStripe(StripeObjects):
             )
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict]:
+        if method == "GET" and path == "/v1/events":
+            return 200, self.events.list(params)
+        match = re.fullmatch(r"/v(1|2/core)/events/([^/]+)", path)
+        if match and method == "GET":
+            get = self.events.get if match.group(1) == "1" else self.events.get_v2
+            return 200, get(match.group(2), params)
+        related = self.events.object_at(path) if method == "GET" else None
+        if related is not None:
+            return 200, related
         match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)(/line_items)?", path)
         if match and method == "GET":
             if match.group(2):

@@ -27,7 +27,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-KINDS = ("product", "price", "payment_link", "checkout.session")
+# "event": `stripe events list` output, served by GET /v1/events (stripe_events.py).
+KINDS = ("product", "price", "payment_link", "checkout.session", "event")
 
 
 class StripeDataError(ValueError):
@@ -40,6 +41,7 @@ class Catalogue:
         self.prices: dict[str, dict[str, Any]] = {}
         self.payment_links: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
 
     # -- loading ---------------------------------------------------------------------------
     def load_dir(self, directory: Path) -> int:
@@ -74,6 +76,9 @@ class Catalogue:
         kind = entry.get("object")
         if kind not in KINDS:
             raise StripeDataError(f"{where}: object {kind!r} is not one of {', '.join(KINDS)}")
+        if kind == "event":
+            self.events.append(copy.deepcopy(entry))
+            return
         table = {
             "product": self.products,
             "price": self.prices,

@@ -133,35 +133,36 @@ def test_every_bridge_is_described() -> None:
 
 
 def test_uncreatable_types_are_refused_naming_each_resource() -> None:
+    # (an uncreatable type: GameLift; Scheduler is bridged since issue 16)
     resources = {
-        "Schedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {}},
+        "Schedule": {"Type": "AWS::GameLift::Fleet", "Properties": {}},
         "Queue": sqs_queue(),
     }
     with local_aws(bridged=False) as aws:  # gap: skipped, the stack still completes
         assert aws.create(resources)["StackStatus"] == "CREATE_COMPLETE"
         listed = aws("cloudformation").list_stack_resources(StackName="S")
         types = {s["ResourceType"] for s in listed["StackResourceSummaries"]}
-        assert "AWS::Scheduler::Schedule" not in types
+        assert "AWS::GameLift::Fleet" not in types
     resources["Custom"] = {"Type": "Custom::Thing", "Properties": {"ServiceToken": "arn:x"}}
     with local_aws(bridged=True) as aws:
         with pytest.raises(ClientError) as error:
             aws.create(resources)
         message = error.value.response["Error"]["Message"]
         assert error.value.response["Error"]["Code"] == "ValidationError"
-        assert "Schedule (AWS::Scheduler::Schedule)" in message
+        assert "Schedule (AWS::GameLift::Fleet)" in message
         assert "Custom (Custom::Thing)" in message
         assert "Queue" not in message
         assert aws("sqs").list_queues().get("QueueUrls") is None  # nothing was created
 
 
 def test_output_of_an_uncreatable_type_fails_cleanly() -> None:
-    resources = {"Schedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {}}}
+    resources = {"Schedule": {"Type": "AWS::GameLift::Fleet", "Properties": {}}}
     outputs = {"Out": {"Value": arn_of("Schedule")}}
     with local_aws(bridged=False) as aws:  # gap: moto crashes on None.has_cfn_attr
         with pytest.raises(AttributeError):
             aws.create(resources, Outputs=outputs)
     with local_aws(bridged=True) as aws:
-        with pytest.raises(ClientError, match="AWS::Scheduler::Schedule"):
+        with pytest.raises(ClientError, match="AWS::GameLift::Fleet"):
             aws.create(resources, Outputs=outputs)
 
 
@@ -1049,13 +1050,13 @@ def test_uncreatable_resources_lists_logical_ids_and_types() -> None:
     template = {
         "Resources": {
             "A": {"Type": "AWS::SQS::Queue"},
-            "B": {"Type": "AWS::Scheduler::Schedule"},
+            "B": {"Type": "AWS::GameLift::Fleet"},
             "C": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
             "D": {"Type": "AWS::CDK::Metadata"},
         }
     }
     assert bridge.uncreatable_resources(template) == [
-        ("B", "AWS::Scheduler::Schedule"),
+        ("B", "AWS::GameLift::Fleet"),
         ("C", "AWS::CloudFormation::WaitConditionHandle"),
     ]
 

@@ -408,14 +408,14 @@ def test_the_app_deploys_in_each_ingress_mode(
 def test_an_uncreatable_type_fails_before_anything_is_created(tmp_path: Path, aws: Any) -> None:
     import aws_cdk as cdk
 
-    def schedule(stack: Any) -> None:
-        cdk.CfnResource(stack, "Nightly", type="AWS::Scheduler::Schedule", properties={})
+    def schedule(stack: Any) -> None:  # (Scheduler is bridged since issue 16: GameLift is not)
+        cdk.CfnResource(stack, "Nightly", type="AWS::GameLift::Fleet", properties={})
 
     assembly = build_kitchen_sink(tmp_path, extra=schedule)
     with pytest.raises(DeployError) as error:
         deploy(assembly, "Sink")
     assert error.value.problems == [
-        "Nightly AWS::Scheduler::Schedule: cannot be created by the local AWS "
+        "Nightly AWS::GameLift::Fleet: cannot be created by the local AWS "
         f"(moto {MOTO_VERSION}); "
         "bridge it in payops/localaws/services/<svc>/resources.py"
     ]

@@ -141,6 +141,7 @@ def test_matching_inside_arrays_of_objects(aws: None, bridge: Bridge) -> None:
             "rule": "gold",
             "event_id": event_id,
             "detail_type": "checkout.session.completed",
+            "source": SOURCE,
         }
     ]
 

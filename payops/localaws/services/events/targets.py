@@ -471,6 +471,7 @@ def _send_to_targets(
         rule=self.name,
         event_id=event["id"],
         detail_type=event["detail-type"],
+        source=event.get("source"),
     )
     for target in list(self.targets):
         _deliver(self, target, event, ingestion)
