@@ -17,6 +17,7 @@ from stacks.idempotency import IdempotencyTable
 from stacks.ingress import StripeIngress
 from stacks.notifications import Notifications
 from stacks.operations import Operations
+from stacks.outbound import Outbound
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
 from stacks.subscriptions import Subscriptions
@@ -60,6 +61,15 @@ class PayOpsStack(Stack):
             alerts=self.notifications.payment_problems,
             sender_email=settings.sender_email,
             dashboard_url=settings.stripe_dashboard_url,
+        )
+        # Chat posts and tickets (issue 14): nothing unless chatProvider / ticketProvider is set.
+        self.outbound = Outbound(
+            self,
+            "Outbound",
+            settings=settings,
+            queues=self.notifications.queues,
+            format_function=self.notifications.format_function,
+            idempotency=shared.idempotency,
         )
         self.backstop = WorkflowBackstop(
             self,
