@@ -1,4 +1,4 @@
-"""Fake Slack, Teams (Workflows webhook), Backlog and GitHub endpoints for the chat and ticket pipes.
+"""Fake Slack, Teams (Workflows webhook), Backlog and GitHub APIs for the chat and ticket pipes.
 
 One local HTTP server answers as each API does for the one call the stack makes, checks what that
 API would reject (no credential, a required field missing), and records every call (`calls`):
@@ -57,7 +57,8 @@ class FakePartners:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.calls: list[dict[str, Any]] = []
-        self.fail_with: dict[str, int] = {}  # provider -> HTTP status to answer (fault tests)
+        # provider -> [HTTP status, how many more calls get it] (fault tests)
+        self._failures: dict[str, list[int]] = {}
 
     def start(self) -> FakePartners:
         if self._server is not None:
@@ -114,10 +115,15 @@ class FakePartners:
         with self._lock:
             return [c for c in self.calls if c["provider"] == provider]
 
+    def fail_next(self, provider: str, status: int = 500, times: int = 1) -> None:
+        """Answer the provider's next `times` calls with `status` (still recorded)."""
+        with self._lock:
+            self._failures[provider] = [status, times]
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
-            self.fail_with.clear()
+            self._failures.clear()
 
     # -- the APIs
     def handle(
@@ -141,9 +147,13 @@ class FakePartners:
         with self._lock:
             self.calls.append(call)
             number = len([c for c in self.calls if c["provider"] == provider])
-            failure = self.fail_with.get(provider)
-        if failure:
-            return failure, {"message": "injected failure (FakePartners.fail_with)"}
+            failure = self._failures.get(provider)
+            status = failure[0] if failure and failure[1] > 0 else None
+            if failure and status:
+                failure[1] -= 1
+        if status:
+            call["status"] = status
+            return status, {"message": "injected failure (FakePartners.fail_next)"}
         if method != "POST" or provider not in PROVIDERS:
             return 404, {"message": f"no fake for {method} {raw_path}"}
         return getattr(self, f"_{provider}")(split.path, call, number)

@@ -211,9 +211,7 @@ def _status(execution_arn: str, region: str) -> str:
 
 
 def _describe(execution_arn: str, region: str) -> dict[str, Any]:
-    return dict(
-        _client("stepfunctions", region).describe_execution(executionArn=execution_arn)
-    )
+    return dict(_client("stepfunctions", region).describe_execution(executionArn=execution_arn))
 
 
 def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
