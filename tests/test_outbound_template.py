@@ -86,9 +86,7 @@ def test_credentials_are_dynamic_references_only() -> None:
 
 def filters(consumer: str) -> list[dict[str, Any]]:
     _, _, template = synth(**ON)
-    (pipe,) = [
-        p for k, p in of_type(template, "AWS::Pipes::Pipe").items() if consumer in k
-    ]
+    (pipe,) = [p for k, p in of_type(template, "AWS::Pipes::Pipe").items() if consumer in k]
     return [
         json.loads(f["Pattern"])
         for f in pipe["Properties"]["SourceParameters"]["FilterCriteria"]["Filters"]
@@ -130,7 +128,7 @@ def test_outbound_message_timeout_is_in_the_readme_table() -> None:
     ]
     timeout = json.loads(machine["Properties"]["DefinitionString"])["TimeoutSeconds"]
     readme = (ROOT / "README.md").read_text()
-    assert re.search(rf"^\| `outbound-message` \| Express \|[^\n]*\| {timeout} s", readme, re.M)
+    assert re.search(rf"^\| `outbound-message` \| Express \| {timeout} s \|", readme, re.M)
 
 
 @pytest.mark.parametrize(
