@@ -22,17 +22,21 @@ EVENTS = ROOT / "tests" / "fixtures" / "events"
 DASHBOARD = "https://dashboard.stripe.com"
 
 
+def running(**settings: str) -> Iterator[LocalAws]:
+    """The stack in the local AWS with these settings (a module fixture's body)."""
+    context = {"stripeEventSourceName": PARTNER_SOURCE, **settings}
+    with LocalAws(context, stripe_data=ROOT / "examples" / "stripe-data") as local:
+        yield local
+
+
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalAws]:
-    context = {
-        "stripeEventSourceName": PARTNER_SOURCE,
-        "chatProvider": "slack",
-        "slackChannel": "C0PAYOPS01",
-        "ticketProvider": "backlog",
-        "backlogProjectId": "4242",
-    }
-    with LocalAws(context, stripe_data=ROOT / "examples" / "stripe-data") as running:
-        yield running
+    yield from running(
+        chatProvider="slack",
+        slackChannel="C0PAYOPS01",
+        ticketProvider="backlog",
+        backlogProjectId="4242",
+    )
 
 
 @pytest.fixture

@@ -8,22 +8,18 @@ import urllib.parse
 from collections.abc import Iterator
 
 import pytest
-from conftest import PARTNER_SOURCE
-from test_chat_tickets import deliver
+from test_chat_tickets import deliver, running
 
 from payops.localaws.runtime import LocalAws
 
 
 @pytest.fixture(scope="module")
 def teams_github() -> Iterator[LocalAws]:
-    context = {
-        "stripeEventSourceName": PARTNER_SOURCE,
-        "chatProvider": "teams",
-        "ticketProvider": "github",
-        "githubRepository": "example-shop/payops-tickets",
-    }
-    with LocalAws(context) as running:
-        yield running
+    yield from running(
+        chatProvider="teams",
+        ticketProvider="github",
+        githubRepository="example-shop/payops-tickets",
+    )
 
 
 def test_teams_gets_an_adaptive_card_and_github_an_issue(teams_github: LocalAws) -> None:

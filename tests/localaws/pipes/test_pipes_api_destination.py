@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from test_pipes_bridge import queue_with_dlq
 
 from payops.localaws.core.account import REGION
 from payops.localaws.fakes.fake_partners import FakePartners
@@ -56,13 +57,7 @@ def aws() -> Iterator[dict[str, Any]]:
         pipes_bridge.install()
         set_http_routes({"https://slack.com": f"{fake.url}/slack"})
         sqs = boto3.client("sqs", region_name=REGION)
-        dlq = sqs.create_queue(QueueName="chat-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
-        redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 2}
-        queue = sqs.create_queue(
-            QueueName="chat", Attributes={"RedrivePolicy": json.dumps(redrive)}
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        queue, dlq, queue_arn = queue_with_dlq(sqs, "chat")
         events = boto3.client("events", region_name=REGION)
         connection = events.create_connection(
             Name="slack",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from payops.localaws.core import registry
 from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver
 
 
@@ -97,10 +98,7 @@ def check_api_destination(c: Check) -> None:
         expected = c.props[key]
         if isinstance(expected, str) and "{{resolve:" in expected:
             # A Teams Workflows URL comes from the user's secret, as CloudFormation resolves it.
-            from payops.localaws.core.account import ACCOUNT, REGION
-            from payops.localaws.services.cloudformation.stack import _resolve_dynamic
-
-            expected = _resolve_dynamic(expected, ACCOUNT, REGION)
+            expected = registry.provided("cloudformation", "resolve_dynamic_references")(expected)
         c.same(key, expected, destination.get(key))
     c.same_if_set("InvocationRateLimitPerSecond", destination.get("InvocationRateLimitPerSecond"))
 

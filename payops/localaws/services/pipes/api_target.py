@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from payops.localaws.core import registry
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services.pipes.transform import render
 
@@ -32,8 +33,7 @@ def _destination(arn: str) -> Any:
 
 def call(pipe: Any, event: Any) -> None:
     """Send one event (the enrichment's output element, or the source record) to the target."""
-    from payops.localaws.services.stepfunctions.http_task import invoke_http
-
+    invoke_http = registry.provided("stepfunctions", "invoke_http")
     params = pipe.target_parameters or {}
     template = params.get("InputTemplate")
     body = render(template, event, pipe) if template else event
