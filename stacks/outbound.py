@@ -27,6 +27,7 @@ from constructs import Construct
 
 from payops.settings import Settings
 from stacks.idempotency import CLAIM_TTL_SECONDS, IdempotencyTable
+from stacks.notifications import MAX_RECEIVE_COUNT
 from stacks.workflow import Workflow
 
 WHY = (
@@ -182,9 +183,10 @@ class Outbound(Construct):
                 "ClaimTtlSeconds": str(CLAIM_TTL_SECONDS),
                 "FormatFunctionArn": format_function.function_arn,
                 "LargeOrderThresholdJpy": str(settings.large_order_threshold_jpy),
+                "MaxReceiveCount": str(MAX_RECEIVE_COUNT),
             },
         )
-        idempotency.table.grant(self.workflow.role, "dynamodb:PutItem")
+        idempotency.table.grant(self.workflow.role, "dynamodb:PutItem", "dynamodb:DeleteItem")
         # The unqualified ARN only (the ASL calls it so), not grant_invoke's "<arn>:*".
         self.workflow.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -233,7 +235,12 @@ class Outbound(Construct):
             )
         )
         enrichment_input = json.dumps(
-            {"consumer": consumer.lower(), "messageId": "<$.messageId>", "event": "@event@"}
+            {
+                "consumer": consumer.lower(),
+                "messageId": "<$.messageId>",
+                "receiveCount": "<$.attributes.ApproximateReceiveCount>",
+                "event": "@event@",
+            }
         ).replace('"@event@"', "<$.body.detail>")
         pipe = pipes.CfnPipe(
             self,

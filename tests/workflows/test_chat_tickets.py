@@ -160,3 +160,27 @@ def test_a_ticket_the_api_keeps_refusing_is_dead_lettered_and_reported(
     (failure,) = trace.failed
     assert "TicketPipe" in failure["workflow"] and "HTTP 500" in failure["error"]
     assert len(fake.of("slack")) == 1  # the chat consumer is independent
+
+    # The API is back: the README's re-drive moves the message back to its queue (a new SQS
+    # message id). Its last try gave the claim back, so the ticket opens, once.
+    fake.fail_next("backlog", 500, times=0)
+    redrive(local, "NotificationsTicketDeadLetters", "NotificationsTicketQueue")
+    assert [c.get("status") for c in fake.of("backlog")][5:] == [None]
+    deliver(local, "invoice.payment_failed.jpy-980.json")  # and a redelivery finds the claim
+    assert len(fake.of("backlog")) == 6
+
+
+def queue_url(local: LocalAws, name: str) -> str:
+    sqs = local.client("sqs")
+    (url,) = [u for u in sqs.list_queues()["QueueUrls"] if local._name(u.rsplit("/", 1)[1]) == name]
+    return url
+
+
+def redrive(local: LocalAws, dlq: str, source: str) -> None:
+    """What `aws sqs start-message-move-task` does: each message sent again as a new message."""
+    sqs = local.client("sqs")
+    messages = sqs.receive_message(QueueUrl=queue_url(local, dlq), MaxNumberOfMessages=10)
+    for message in messages.get("Messages", []):
+        sqs.send_message(QueueUrl=queue_url(local, source), MessageBody=message["Body"])
+        sqs.delete_message(QueueUrl=queue_url(local, dlq), ReceiptHandle=message["ReceiptHandle"])
+    local.settle()
