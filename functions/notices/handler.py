@@ -11,6 +11,9 @@ reads "(unknown)". Fields are paths into the Stripe object (`data.object`), or
 `{"money": path}` (formatted with the object's `currency`), or `{"dashboard": "path/{id}"}`
 (a link under the `stripeDashboardUrl` setting; `{event}` is the event's id), or
 `{"date": path}` (epoch seconds, shown in UTC).
+
+The same formatter writes the chat posts and tickets of the chat and ticket pipes
+(`outbound.json`, called by the outbound-message workflow), for the same reasons.
 """
 
 from __future__ import annotations
