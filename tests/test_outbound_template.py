@@ -67,12 +67,16 @@ def test_each_pipe_role_reads_its_queue_runs_the_enrichment_and_calls_its_destin
             if {"Ref": role} in p["Properties"]["Roles"]
             for s in p["Properties"]["PolicyDocument"]["Statement"]
         ]
-        actions = {a for s in statements for a in json.dumps(s["Action"]).strip("[]").split(", ")}
+        actions = {
+            a
+            for s in statements
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
         invoke = [s for s in statements if s["Action"] == "events:InvokeApiDestination"]
         assert [s["Resource"] for s in invoke] == [props["Target"]]
         start = [s for s in statements if s["Action"] == "states:StartSyncExecution"]
         assert [s["Resource"] for s in start] == [props["Enrichment"]]
-        assert not [a for a in actions if "*" in a.strip('"').split(":")[-1]]
+        assert not [a for a in actions if a.endswith(":*") or a == "*"]
         assert props["SourceParameters"]["SqsQueueParameters"] == {"BatchSize": 1}
 
 
