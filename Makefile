@@ -63,8 +63,10 @@ destroy: setup
 	$(CDK) destroy $(STACK) $(CDK_ARGS)
 
 # The main job: the real stack in the local AWS (moto + bridges), the example events through it.
+# With the chat and ticket consumers on (fake Slack and Backlog in the local AWS).
 demo: setup
-	$(PY) -m payops replay --stripe-data examples/stripe-data examples/events/
+	$(PY) -m payops replay -c chatProvider=slack -c ticketProvider=backlog \
+		--stripe-data examples/stripe-data examples/events/
 
 clean:
 	rm -rf cdk.out build .pytest_cache

@@ -46,6 +46,7 @@ _SHAPES: dict[str, tuple[str, str, str]] = {
     "AWS::Lambda::Function": ("(", ")", "Lambda"),
     "AWS::SecretsManager::Secret": ("[", "]", "Secrets Manager"),
     "AWS::Scheduler::Schedule": ("[/", "\\]", "EventBridge Scheduler"),  # issue 16
+    "AWS::Events::ApiDestination": (">", "]", "API destination"),
 }
 # Where each kind sits in the picture.
 _GROUPS: dict[str, str] = {
@@ -60,6 +61,7 @@ _GROUPS: dict[str, str] = {
     "AWS::Lambda::Function": "Functions",
     "AWS::SecretsManager::Secret": "Ingress",
     "AWS::Scheduler::Schedule": "Workflows",  # issue 16
+    "AWS::Events::ApiDestination": "Notifications",
 }
 _GROUP_TITLES = {
     "Ingress": "Ingress",
@@ -240,9 +242,9 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
             for dlq in _refs(properties.get("RedrivePolicy")):
                 graph.edge(logical_id, dlq, "dead letters", dashed=True)
         elif kind == "AWS::Pipes::Pipe":
-            for source in _refs(properties.get("Source")):
-                for target in _refs(properties.get("Target")):
-                    graph.edge(source, target, "EventBridge Pipe")
+            _pipe_edges(graph, properties)
+        elif kind == "AWS::Events::ApiDestination":
+            _api_destination_edge(graph, logical_id, properties)
         elif kind == "AWS::StepFunctions::StateMachine":
             _workflow_edges(graph, logical_id, properties, resources)
         elif kind == "AWS::Lambda::Function":
@@ -259,6 +261,39 @@ def architecture(template: Mapping[str, Any], stack_name: str = "StripePayOps") 
     _alarm_edges(graph, resources)
     _analytics_edges(graph, resources)  # analytics export (issue 16)
     return graph.render()
+
+
+def _pipe_edges(graph: _Graph, properties: Mapping[str, Any]) -> None:
+    """Queue -> target, or queue -> enrichment -> target (the chat and ticket pipes)."""
+    filtered = "FilterCriteria" in properties.get("SourceParameters", {})
+    label = "EventBridge Pipe (filter)" if filtered else "EventBridge Pipe"
+    for source in _refs(properties.get("Source")):
+        for target in _refs(properties.get("Target")):
+            enrichments = list(_refs(properties.get("Enrichment")))
+            for enrichment in enrichments:
+                graph.edge(source, enrichment, label)
+                graph.edge(enrichment, target, "enriched")
+            if not enrichments:
+                graph.edge(source, target, label)
+
+
+# API destinations by their endpoint's host; the Teams URL comes from a secret.
+_PROVIDERS = {
+    "slack.com": ("Slack", "Slack chat.postMessage"),
+    ".backlog.": ("Backlog", "Backlog issues API"),
+    "api.github.com": ("GitHub", "GitHub issues API"),
+}
+
+
+def _api_destination_edge(graph: _Graph, logical_id: str, properties: Mapping[str, Any]) -> None:
+    endpoint = _text(properties.get("InvocationEndpoint"))
+    node, title = next(
+        (found for host, found in _PROVIDERS.items() if host in endpoint),
+        ("Teams", "Teams Workflows webhook"),
+    )
+    graph.nodes[node] = ("Outside", f'{node}(["{title}"])')
+    rate = properties.get("InvocationRateLimitPerSecond")
+    graph.edge(logical_id, node, f"HTTPS, {rate}/s" if rate else "HTTPS")
 
 
 def _alarm_edges(graph: _Graph, resources: Mapping[str, Any]) -> None:
@@ -480,7 +515,9 @@ def documents(
     docs = {
         ARCHITECTURE_DOC: (
             "# Architecture\n\n"
-            f"{GENERATED_NOTE} Drawn from the synthesized template (partner ingress); in webhook "
+            f"{GENERATED_NOTE} Drawn from the synthesized template (partner ingress, with "
+            "`chatProvider=slack` and `ticketProvider=backlog`, which are off by default: then "
+            "the chat and ticket queues have no pipe); in webhook "
             "mode a Lambda function URL receives Stripe's webhooks, verifies them and puts them "
             "on a custom bus instead, and everything after the bus is the same.\n\n"
             "```mermaid\n" + architecture(template) + "\n```\n\n"
@@ -505,6 +542,9 @@ def documents(
     return docs
 
 
+# The settings the pictures are drawn with: partner ingress, and the chat and ticket consumers on
+# (off by default) so that every consumer of the fan-out is in the picture.
+DIAGRAM_CONTEXT = {"ingress": "partner", "chatProvider": "slack", "ticketProvider": "backlog"}
 README = Path("README.md")
 README_START = "<!-- architecture:start (make diagrams) -->"
 README_END = "<!-- architecture:end -->"
@@ -530,7 +570,7 @@ def _synthesized_template() -> dict[str, Any]:
     # The picture must not depend on the developer's shell: settings come from here only.
     for key in [k for k in os.environ if k.startswith("PAYOPS_")]:
         del os.environ[key]
-    _app, stack = build_app({"ingress": "partner"}, nag=False)
+    _app, stack = build_app(DIAGRAM_CONTEXT, nag=False)
     return Template.from_stack(stack).to_json()
 
 

@@ -129,6 +129,17 @@ class Settings:
     # issue 16: how often the reconciliation workflow compares Stripe's events with the audit
     # trail (EventBridge Scheduler expression), or "off" (no schedule; run it by hand).
     reconciliation_schedule: str = "rate(1 hour)"
+    # -- chat posts and tickets (issue 14); parsed in the block at the end of this module --
+    chat_provider: str = "none"  # none | slack | teams
+    chat_secret_name: str = "payops/chat"  # slack: the bot token; teams: {"endpoint", "sig"}
+    slack_channel: str = "payops"  # a channel name or id the bot was invited to
+    ticket_provider: str = "none"  # none | backlog | github
+    ticket_secret_name: str = "payops/ticket"  # backlog: the API key; github: a token
+    backlog_space_url: str = "https://example.backlog.com"  # or https://<space>.backlog.jp
+    backlog_project_id: int = 1
+    backlog_issue_type_id: int = 1
+    backlog_priority_id: int = 3  # Backlog's "Normal"
+    github_repository: str = "example/payops-tickets"  # owner/repo
 
     @property
     def event_source(self) -> str:
@@ -243,5 +254,50 @@ def _user_pool_id(key: str, raw: Any) -> str:
 
 _PARSERS.update({"access_grace_days": _positive_int, "cognito_user_pool_id": _user_pool_id})
 # -- end access state --
+# -- chat posts and tickets (issue 14) --
+CHAT_PROVIDERS = ("none", "slack", "teams")
+TICKET_PROVIDERS = ("none", "backlog", "github")
+
+
+def _slack_channel(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not re.match(r"^#?[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$", value):
+        raise SettingsError(
+            key, f"expected a Slack channel name or id (e.g. C0123ABCD), got {raw!r}"
+        )
+    return value.lstrip("#")
+
+
+def _github_repository(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not re.match(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$", value):
+        raise SettingsError(key, f"expected a GitHub repository as owner/name, got {raw!r}")
+    return value
+
+
+def _backlog_space(key: str, raw: Any) -> str:
+    value = _https_url(key, raw)
+    if not re.match(r"^https://[A-Za-z0-9-]+\.(backlog\.com|backlog\.jp|backlogtool\.com)$", value):
+        raise SettingsError(
+            key, f"expected a Backlog space URL like https://<space>.backlog.com, got {raw!r}"
+        )
+    return value
+
+
+_PARSERS.update(
+    {
+        "chat_provider": _choice(CHAT_PROVIDERS),
+        "chat_secret_name": _secret_name,
+        "slack_channel": _slack_channel,
+        "ticket_provider": _choice(TICKET_PROVIDERS),
+        "ticket_secret_name": _secret_name,
+        "backlog_space_url": _backlog_space,
+        "backlog_project_id": _positive_int,
+        "backlog_issue_type_id": _positive_int,
+        "backlog_priority_id": _positive_int,
+        "github_repository": _github_repository,
+    }
+)
+
 
 SETTING_KEYS = tuple(_camel(f.name) for f in fields(Settings))

@@ -4,7 +4,8 @@ Each notice rule starts the Express notice workflow, which formats the message f
 functions/notices/templates.json and publishes it to the rule's staff topic. Raw payment events
 go to a fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each
 with its own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow
-writing one DynamoDB item per Stripe event.
+writing one DynamoDB item per Stripe event. The chat and ticket queues feed the pipes of
+stacks/outbound.py when `chatProvider` / `ticketProvider` is set.
 """
 
 from __future__ import annotations

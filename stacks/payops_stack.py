@@ -22,6 +22,7 @@ from stacks.live_status import RULES as LIVE_STATUS_RULES
 from stacks.live_status import LiveStatus
 from stacks.notifications import Notifications
 from stacks.operations import Operations
+from stacks.outbound import Outbound
 from stacks.reconciliation import Reconciliation
 from stacks.rule_catalogue import RuleCatalogue
 from stacks.shared import Shared
@@ -110,6 +111,15 @@ class PayOpsStack(Stack):
             audit_table=self.notifications.audit_table,
         )
         self.thin_events = ThinEvents(self, "ThinEvents", shared=shared, ingress=self.ingress)
+        # Chat posts and tickets (issue 14): nothing unless chatProvider / ticketProvider is set.
+        self.outbound = Outbound(
+            self,
+            "Outbound",
+            settings=settings,
+            queues=self.notifications.queues,
+            format_function=self.notifications.format_function,
+            idempotency=shared.idempotency,
+        )
         self.backstop = WorkflowBackstop(
             self,
             "Backstop",

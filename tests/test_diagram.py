@@ -25,8 +25,14 @@ def _mermaid(text: str) -> list[str]:
     return [line.strip() for line in blocks[0].splitlines()]
 
 
-def test_committed_diagrams_are_current(partner) -> None:
-    generated = diagram.documents(partner.json)
+@pytest.fixture(scope="module")
+def drawn() -> dict[str, Any]:
+    """The template the committed pictures show (diagram.DIAGRAM_CONTEXT)."""
+    return diagram._synthesized_template()
+
+
+def test_committed_diagrams_are_current(drawn) -> None:
+    generated = diagram.documents(drawn)
     stale = [
         str(path)
         for path, text in generated.items()
@@ -37,8 +43,8 @@ def test_committed_diagrams_are_current(partner) -> None:
     assert committed <= set(generated), "a workflow page without its ASL file"
 
 
-def test_readme_shows_the_current_architecture(partner) -> None:
-    architecture = diagram.documents(partner.json)[diagram.ARCHITECTURE_DOC]
+def test_readme_shows_the_current_architecture(drawn) -> None:
+    architecture = diagram.documents(drawn)[diagram.ARCHITECTURE_DOC]
     readme = (ROOT / diagram.README).read_text(encoding="utf-8")
     assert diagram.with_readme_diagram(readme, architecture) == readme, "run `make diagrams`"
 
@@ -75,6 +81,22 @@ def test_architecture_follows_topics_to_queues_and_pipes_to_workflows(partner) -
         source = pipe["Properties"]["Source"]["Fn::GetAtt"][0]
         target = pipe["Properties"]["Target"]["Ref"]
         assert f'{source} -->|"EventBridge Pipe"| {target}' in lines
+
+
+def test_architecture_draws_the_chat_and_ticket_pipes_out_to_their_apis(drawn) -> None:
+    resources = drawn["Resources"]
+    lines = {line.strip() for line in diagram.architecture(drawn).splitlines()}
+    pipes = {k: r for k, r in resources.items() if r["Type"] == "AWS::Pipes::Pipe"}
+    outside = {"Chat": "Slack", "Ticket": "Backlog"}
+    for consumer, api in outside.items():
+        (pipe,) = [p["Properties"] for k, p in pipes.items() if k.startswith(f"Outbound{consumer}")]
+        queue = pipe["Source"]["Fn::GetAtt"][0]
+        enrichment = pipe["Enrichment"]["Ref"]
+        destination = pipe["Target"]["Fn::GetAtt"][0]
+        assert f'{queue} -->|"EventBridge Pipe (filter)"| {enrichment}' in lines
+        assert f'{enrichment} -->|"enriched"| {destination}' in lines
+        assert any(line.startswith(f'{destination} -->|"HTTPS, ') and line.endswith(api)
+                   for line in lines), (destination, api)  # fmt: skip
 
 
 def test_architecture_does_not_depend_on_resource_order(partner) -> None:

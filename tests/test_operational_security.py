@@ -79,7 +79,9 @@ def test_every_workflow_file_has_a_top_level_timeout(path: Path) -> None:
 def test_synthesized_workflows_carry_their_timeout(synthesized: Synthesized) -> None:
     by_name = {p.name.removesuffix(".asl.json"): json.loads(p.read_text()) for p in STATEMACHINES}
     machines = resources(synthesized, "AWS::StepFunctions::StateMachine")
-    assert len(machines) == len(by_name)
+    # outbound-message runs only with chatProvider / ticketProvider set (off by default); its
+    # timeout row is checked with them on, in tests/test_outbound_template.py.
+    assert len(machines) == len(set(by_name) - {"outbound-message"})
     readme = (ROOT / "README.md").read_text()
     for machine in machines.values():
         props = machine["Properties"]

@@ -11,6 +11,9 @@ reads "(unknown)". Fields are paths into the Stripe object (`data.object`), or
 `{"money": path}` (formatted with the object's `currency`), or `{"dashboard": "path/{id}"}`
 (a link under the `stripeDashboardUrl` setting; `{event}` is the event's id), or
 `{"date": path}` (epoch seconds, shown in UTC).
+
+The same formatter writes the chat posts and tickets of the chat and ticket pipes
+(`outbound.json`, called by the outbound-message workflow), for the same reasons.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +29,10 @@ from typing import Any
 
 TEMPLATES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "templates.json").read_text(encoding="utf-8")
+)
+# Chat posts and tickets (the Chat and Ticket consumers' pipes), same template syntax.
+OUTBOUND: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "outbound.json").read_text(encoding="utf-8")
 )
 # Stripe's zero-decimal and three-decimal currencies (docs.stripe.com/currencies): an amount is
 # in the currency's smallest unit, so JPY 4800 is ¥4,800 and USD 1250 is $12.50.
@@ -120,6 +128,53 @@ def format_notice(notice: str, event: dict[str, Any], dashboard_url: str) -> dic
     return {"subject": subject, "message": render(template["message"], values)}
 
 
+def outbound_kind(event: dict[str, Any], large_order_jpy: int) -> str | None:
+    """Which outbound.json template an event gets: a paid JPY order at or over the large-order
+    threshold is a large order, as the large-order rule says."""
+    kind = OUTBOUND["eventKinds"].get(event.get("type"))
+    obj = _path(event, "data.object") or {}
+    amount = obj.get("amount_total")
+    if (
+        kind == "order"
+        and obj.get("currency") == "jpy"
+        and isinstance(amount, int)
+        and amount >= large_order_jpy
+    ):
+        return "large-order"
+    return kind
+
+
+def format_outbound(
+    consumer: str, event: dict[str, Any], dashboard_url: str, large_order_jpy: int
+) -> dict[str, str]:
+    """A chat line ({"text"}) or a ticket ({"title", "body"} and both URL-encoded, for APIs
+    that take forms: an input template inserts text but cannot encode it)."""
+    kind = outbound_kind(event, large_order_jpy)
+    templates = OUTBOUND[consumer]
+    if kind not in templates:  # the pipe's filter lets only these through
+        raise ValueError(f"outbound.json: no {consumer} template for {event.get('type')!r}")
+    template = templates[kind]
+    values = fields(template["fields"], event, dashboard_url)
+    values["type"] = _text(event.get("type"))
+    values["eventId"] = _text(event.get("id"))
+    if consumer == "chat":
+        return {"text": render(template["text"], values).replace("\n", " ")}
+    title = render(template["title"], values).replace("\n", " ")[:255]
+    body = render(template["body"], values)
+    return {
+        "title": title,
+        "body": body,
+        "titleForm": urllib.parse.quote(title, safe=""),
+        "bodyForm": urllib.parse.quote(body, safe=""),
+    }
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, str]:
-    """Step Functions task: {"notice": rule name, "event": the Stripe Event (`detail`)}."""
-    return format_notice(event["notice"], event["event"], os.environ["DASHBOARD_URL"])
+    """Step Functions task: {"notice": rule name, "event": the Stripe Event (`detail`)}, or
+    {"outbound": "chat" | "ticket", "event": ..., "largeOrderThresholdJpy": ...} from the
+    outbound-message workflow."""
+    dashboard_url = os.environ["DASHBOARD_URL"]
+    if "outbound" in event:
+        threshold = int(event.get("largeOrderThresholdJpy") or 0) or 30000
+        return format_outbound(event["outbound"], event["event"], dashboard_url, threshold)
+    return format_notice(event["notice"], event["event"], dashboard_url)

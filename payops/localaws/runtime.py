@@ -105,6 +105,7 @@ class LocalAws:
         self._mock: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.fake_stripe: Any = None
+        self.fake_partners: Any = None  # Slack, Teams, Backlog, GitHub (chat and ticket pipes)
         self.deployed: Any = None
         self.stack_prefix = ""
         # Per-instance caches: a boto3 client costs ~10 ms to create, and the dead-letter queues
@@ -142,7 +143,13 @@ class LocalAws:
         self.fake_stripe = FakeStripe().start()
         if self.stripe_data is not None:
             self.fake_stripe.load_stripe_data(self.stripe_data)
-        set_http_routes({"https://api.stripe.com": self.fake_stripe.url})
+        from payops.localaws.fakes.fake_partners import FakePartners
+
+        self.fake_partners = FakePartners().start()
+        set_http_routes(
+            {"https://api.stripe.com": self.fake_stripe.url}
+            | self.fake_partners.routes(self.settings)
+        )
         self._prerequisites()
         if self.prepare is not None:
             self.context.update(self.prepare(self))
@@ -181,6 +188,8 @@ class LocalAws:
     def stop(self) -> None:
         if self.fake_stripe is not None:
             self.fake_stripe.stop()
+        if self.fake_partners is not None:
+            self.fake_partners.stop()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -201,6 +210,13 @@ class LocalAws:
             sm.create_secret(Name=self.settings.stripe_api_key_secret_name, SecretString=key)
         except sm.exceptions.ResourceExistsException:  # a second LocalAws in one process
             sm.put_secret_value(SecretId=self.settings.stripe_api_key_secret_name, SecretString=key)
+        from payops.localaws.fakes.fake_partners import local_secrets
+
+        for name, value in local_secrets(self.settings).items():  # chat / ticket credentials
+            try:
+                sm.create_secret(Name=name, SecretString=value)
+            except sm.exceptions.ResourceExistsException:
+                sm.put_secret_value(SecretId=name, SecretString=value)
         ses = self.client("ses")
         ses.verify_email_identity(EmailAddress=self.settings.sender_email)
         domain = self.settings.sender_email.split("@", 1)[1]

@@ -223,6 +223,12 @@ def test_example_story_summary_is_exactly_as_expected(replayed) -> None:
     assert normalised(summarize(traces)) == normalised(EXPECTED_SUMMARY)
 
 
+def test_with_default_settings_no_chat_or_ticket_api_is_called(replayed) -> None:
+    _, local = replayed
+    assert (local.settings.chat_provider, local.settings.ticket_provider) == ("none", "none")
+    assert local.fake_partners.calls == []
+
+
 @pytest.mark.parametrize(("first", "again"), [(0, 8), (9, 10)])  # 09 repeats 01, 11 repeats 10
 def test_duplicate_delivery_has_no_second_side_effect(replayed, first: int, again: int) -> None:
     traces, _ = replayed

@@ -41,10 +41,17 @@ def test_replay_reports_bad_files_and_still_replays_the_rest(
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    status = main(["replay", str(bad), str(EXAMPLES / "04-payment-failed.json"), "--json"])
+    # With both chat and ticket consumers on: the fake Slack and Backlog calls are in http_calls.
+    providers = ["-c", "chatProvider=slack", "-c", "ticketProvider=backlog"]
+    failed = str(EXAMPLES / "04-payment-failed.json")
+    status = main(["replay", *providers, str(bad), failed, "--json"])
     captured = capsys.readouterr()
     assert status == 1
     assert captured.err.strip().startswith(f"error: {bad}: not valid JSON")
+    assert sorted(c["url"] for c in json.loads(captured.out)["http_calls"]) == [
+        "https://example.backlog.com/api/v2/issues?apiKey=****",  # the key stays out of traces
+        "https://slack.com/api/chat.postMessage",
+    ]
     assert json.loads(captured.out)["rules"] == {
         "Events-Archive-StripePayOps-stripe-events": 1,  # the archive's rule keeps every event
         "analytics-export": 1,  # and the analytics export (issue 16)

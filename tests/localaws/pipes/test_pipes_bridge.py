@@ -51,17 +51,21 @@ def template(state_machine_arn: str, queue_arn: str) -> str:
     })  # fmt: skip
 
 
+def queue_with_dlq(sqs, name: str) -> tuple[str, str, dict]:
+    """(queue URL, DLQ URL, GetQueueAttributes of the queue); two receives, then the DLQ."""
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+    redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 2}
+    queue = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(redrive)})
+    url = queue["QueueUrl"]
+    return url, dlq, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+
+
 @pytest.fixture
 def aws():
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         sqs = boto3.client("sqs", region_name=REGION)
-        dlq = sqs.create_queue(QueueName="audit-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
-        redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 2}
-        queue = sqs.create_queue(
-            QueueName="audit", Attributes={"RedrivePolicy": json.dumps(redrive)}
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        queue, dlq, queue_arn = queue_with_dlq(sqs, "audit")
         sfn = boto3.client("stepfunctions", region_name=REGION)
         machine = sfn.create_state_machine(
             name="audit", definition=json.dumps(SUCCEED_UNLESS_POISON),

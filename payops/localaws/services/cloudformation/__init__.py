@@ -24,6 +24,7 @@ from payops.localaws.services.cloudformation.stack import (
     ResourceCreationFailed,
     check_template_rules,
     creatable,
+    resolve_dynamic_references,
     uncreatable_resources,
 )
 
@@ -38,7 +39,7 @@ SERVICE = Service(
     gaps={**stack.GAPS},
     patches=PATCHES,
     checks=checks.CHECKS,
-    provides=("uncreatable_resources",),
+    provides=("uncreatable_resources", "resolve_dynamic_references"),
 )
 install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
 
@@ -51,6 +52,7 @@ __all__ = [
     "creatable",
     "install",
     "is_installed",
+    "resolve_dynamic_references",
     "uncreatable_resources",
     "uninstall",
 ]

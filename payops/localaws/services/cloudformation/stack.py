@@ -162,6 +162,14 @@ def _resolve_dynamic(text: str, account_id: str, region_name: str) -> str:
     return _DYNAMIC_REFERENCE.sub(replace, text)
 
 
+def resolve_dynamic_references(text: str) -> str:
+    """`text` with its {{resolve:...}} references resolved in the local account, as CloudFormation
+    does at deploy time (a deploy check compares what a resource got with this)."""
+    from payops.localaws.core.account import ACCOUNT, REGION
+
+    return _resolve_dynamic(text, ACCOUNT, REGION)
+
+
 def _dynamic_value(service: str, reference: str, account_id: str, region_name: str) -> str:
     if service in ("ssm", "ssm-secure"):
         from moto.ssm.models import ssm_backends

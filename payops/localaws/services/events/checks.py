@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from payops.localaws.core import registry
 from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver
 
 
@@ -94,7 +95,11 @@ def check_connection(c: Check) -> None:
 def check_api_destination(c: Check) -> None:
     destination = c.client("events").describe_api_destination(Name=c.physical_id)
     for key in ("ConnectionArn", "InvocationEndpoint", "HttpMethod"):
-        c.same(key, c.props[key], destination.get(key))
+        expected = c.props[key]
+        if isinstance(expected, str) and "{{resolve:" in expected:
+            # A Teams Workflows URL comes from the user's secret, as CloudFormation resolves it.
+            expected = registry.provided("cloudformation", "resolve_dynamic_references")(expected)
+        c.same(key, expected, destination.get(key))
     c.same_if_set("InvocationRateLimitPerSecond", destination.get("InvocationRateLimitPerSecond"))
 
 

@@ -1,9 +1,10 @@
-"""EventBridge Pipes: the AWS::Pipes::Pipe resource and an SQS -> Step Functions pipe runner
-(`drain`).
+"""EventBridge Pipes: the AWS::Pipes::Pipe resource and an SQS pipe runner (`drain`): filter
+criteria, an Express enrichment, input templates, Step Functions and API destination targets.
 
 moto gaps bridged here (`SERVICE.gaps`):
 - cfn-pipes-pipe
 - pipes-sqs-to-sfn
+- pipes-filter-enrich-api
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""EventBridge Pipes in the local AWS: SQS source -> Step Functions target, as AWS runs them.
+"""EventBridge Pipes in the local AWS: SQS source -> (filter) -> (Express enrichment) -> Step
+Functions or API destination target, as AWS runs them.
 
 The pinned moto stores pipes (create/describe) but never moves a message, and its
 CloudFormation has no
 AWS::Pipes::Pipe. This bridge adds both: the CloudFormation resource (created on moto's own pipes
 backend) and `drain()`, which the local AWS calls while settling: it reads each running pipe's
-source queue and invokes the target like Pipes does. A failed batch is not deleted, so SQS's
-redrive policy moves it to the queue's DLQ after maxReceiveCount receives, as on AWS.
+source queue and invokes the target like Pipes does. Records no filter keeps are deleted; an
+enrichment's output ([] sends nothing) goes to the target through its input template
+(transform.py, api_target.py). A failed batch is not deleted, so SQS's redrive policy moves it to
+the queue's DLQ after maxReceiveCount receives, as on AWS.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -23,11 +27,17 @@ from moto.pipes.models import pipes_backends
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.patch import Patch
 from payops.localaws.core.recorder import RECORDER
+from payops.localaws.services.pipes import api_target
+from payops.localaws.services.pipes.transform import kept, parsed, render
 
 GAPS: dict[str, str] = {
     "cfn-pipes-pipe": ("moto's CloudFormation lacks AWS::Pipes::Pipe: create it on moto's backend"),
     "pipes-sqs-to-sfn": (
         "moto's pipes never move messages: drain() polls SQS sources into targets"
+    ),
+    "pipes-filter-enrich-api": (
+        "filter criteria, input templates, an Express enrichment and API destination targets "
+        "are applied as Pipes documents them (moto: stored only)"
     ),
 }
 _endpoint_url: str | None = None
@@ -150,7 +160,9 @@ def _records(messages: list[dict[str, Any]], source_arn: str, region: str) -> li
 # Batches whose REQUEST_RESPONSE execution still runs: execution ARN -> (pipe, queue URL,
 # messages). The messages stay invisible meanwhile; the execution's end deletes them (success) or
 # makes them visible again (failure), so the queue's redrive policy counts the attempt, as on AWS.
-_pending: dict[str, tuple[Any, str, list[dict[str, Any]]]] = {}
+# An enrichment's batch also holds what to do with the execution's output (`then`).
+Then = Callable[[Any], None] | None
+_pending: dict[str, tuple[Any, str, list[dict[str, Any]], Then]] = {}
 _IN_FLIGHT_VISIBILITY_S = 300  # longer than any local execution: never received twice at once
 
 
@@ -165,10 +177,41 @@ def _start(pipe: Any, payload: str, region: str) -> tuple[str, str]:
     return execution["executionArn"], invocation
 
 
-def _status(execution_arn: str, region: str) -> str:
-    return str(
-        _client("stepfunctions", region).describe_execution(executionArn=execution_arn)["status"]
+def _enrich(pipe: Any, records: list[dict[str, Any]], region: str) -> str:
+    """Start the Express enrichment on the batch (each record through its input template)."""
+    template = (pipe.enrichment_parameters or {}).get("InputTemplate")
+    batch = [render(template, parsed(r), pipe) if template else parsed(r) for r in records]
+    execution = _client("stepfunctions", region).start_execution(
+        stateMachineArn=pipe.enrichment,
+        name=f"pipe-enrich-{uuid.uuid4().hex[:20]}",
+        input=json.dumps(batch),
     )
+    RECORDER.record("pipe_enriching", pipe=pipe.name, enrichment=pipe.enrichment)
+    return str(execution["executionArn"])
+
+
+def _to_target(pipe: Any) -> Callable[[Any], None]:
+    """What happens to an enrichment's output: each element to the API destination; an empty
+    response ("", {}, []) calls nothing, as Pipes documents."""
+    if not api_target.is_api_destination(pipe.target):
+        raise PipeError(f"pipe {pipe.name}: enrichment before {pipe.target} is not emulated")
+
+    def then(output: Any) -> None:
+        events = output if isinstance(output, list) else [output]
+        for event in events:
+            if event in ("", {}, None):
+                continue
+            api_target.call(pipe, event)
+
+    return then
+
+
+def _status(execution_arn: str, region: str) -> str:
+    return str(_describe(execution_arn, region)["status"])
+
+
+def _describe(execution_arn: str, region: str) -> dict[str, Any]:
+    return dict(_client("stepfunctions", region).describe_execution(executionArn=execution_arn))
 
 
 def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
@@ -183,29 +226,42 @@ def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None
 def _finish(region: str) -> int:
     """Settle the batches whose execution has ended; returns how many were settled."""
     finished = 0
-    for execution_arn, (pipe, queue_url, messages) in list(_pending.items()):
+    for execution_arn, (pipe, queue_url, messages, then) in list(_pending.items()):
         try:
-            status = _status(execution_arn, region)
+            described = _describe(execution_arn, region)
         except Exception:  # its account was reset (a new mock_aws): nothing left to settle
             del _pending[execution_arn]
             continue
+        status = described["status"]
         if status == "RUNNING":
             continue
         del _pending[execution_arn]
         finished += 1
+        error = f"pipe {pipe.name}: {'enrichment' if then else 'target'} execution {status}"
         if status == "SUCCEEDED":  # REQUEST_RESPONSE: the batch succeeds only if the execution does
-            _delete(queue_url, messages, region)
-            continue
-        error = PipeError(f"pipe {pipe.name}: target execution {status}")
-        RECORDER.record("pipe_failed", pipe=pipe.name, error=str(error))
-        _client("sqs", region).change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(messages)
-            ],
-        )
+            try:
+                if then is not None:
+                    then(json.loads(described.get("output") or "null"))
+                _delete(queue_url, messages, region)
+                continue
+            except Exception as err:  # the target refused or could not be reached: retry
+                error = f"pipe {pipe.name}: target failed: {err}"
+        _fail(pipe, queue_url, messages, error, region)
     return finished
+
+
+def _fail(
+    pipe: Any, queue_url: str, messages: list[dict[str, Any]], error: str, region: str
+) -> None:
+    """The batch goes back to the queue at once; its receive count moves it to the DLQ."""
+    RECORDER.record("pipe_failed", pipe=pipe.name, error=error)
+    _client("sqs", region).change_message_visibility_batch(
+        QueueUrl=queue_url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)
+        ],
+    )
 
 
 def _visible(queue_name: str, account: str, region: str) -> bool:
@@ -228,7 +284,7 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
     for pipe in list(pipes_backends[account][region].pipes.values()):
         if pipe.desired_state == "STOPPED" or ":sqs:" not in pipe.source:
             continue
-        if ":states:" not in pipe.target:
+        if ":states:" not in pipe.target and not api_target.is_api_destination(pipe.target):
             raise PipeError(f"pipe {pipe.name}: target {pipe.target} is not emulated locally")
         queue_name = pipe.source.rsplit(":", 1)[1]
         if not _visible(queue_name, account, region):
@@ -247,14 +303,38 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
             if not messages:
                 break
             moved += 1
-            execution_arn, invocation = _start(
-                pipe, json.dumps(_records(messages, pipe.source, region)), region
-            )
-            if invocation == "REQUEST_RESPONSE":
-                _pending[execution_arn] = (pipe, queue_url, messages)
-            else:
-                _delete(queue_url, messages, region)
+            _send(pipe, queue_url, messages, region)
     return moved
+
+
+def _send(pipe: Any, queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
+    """One received batch: filtered, then enriched and/or sent to the target."""
+    records = _records(messages, pipe.source, region)
+    dropped = [m for m, r in zip(messages, records, strict=True) if not kept(pipe, r)]
+    if dropped:  # Pipes deletes the SQS messages its filters drop
+        RECORDER.record("pipe_filtered", pipe=pipe.name, dropped=len(dropped))
+        _delete(queue_url, dropped, region)
+    messages = [m for m in messages if m not in dropped]
+    records = [r for r in records if kept(pipe, r)]
+    if not messages:
+        return
+    if pipe.enrichment:
+        _pending[_enrich(pipe, records, region)] = (pipe, queue_url, messages, _to_target(pipe))
+        return
+    if api_target.is_api_destination(pipe.target):
+        try:
+            for record in records:
+                api_target.call(pipe, parsed(record))
+        except Exception as err:
+            _fail(pipe, queue_url, messages, f"pipe {pipe.name}: target failed: {err}", region)
+            return
+        _delete(queue_url, messages, region)
+        return
+    execution_arn, invocation = _start(pipe, json.dumps(records), region)
+    if invocation == "REQUEST_RESPONSE":
+        _pending[execution_arn] = (pipe, queue_url, messages, None)
+    else:
+        _delete(queue_url, messages, region)
 
 
 def pending() -> int:

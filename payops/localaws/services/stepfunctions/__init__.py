@@ -72,6 +72,8 @@ SERVICE = Service(
     attributes=checks.ATTRIBUTES,
     speedups=speedups.SPEEDUPS,
     speedup_patches=SPEEDUP_PATCHES,
+    # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
+    provides=("invoke_http",),
 )
 install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
 

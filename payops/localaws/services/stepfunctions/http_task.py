@@ -232,12 +232,19 @@ def _build_request(parameters: dict[str, Any]) -> dict[str, Any]:
     if "user-agent" not in lowered:
         headers["User-Agent"] = "Amazon|StepFunctions|HttpInvoke|local"
 
-    url = str(endpoint)
+    url = masked_url = str(endpoint)
     if query:
-        url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(query)
+        joiner = "&" if urllib.parse.urlsplit(url).query else "?"
+        url += joiner + urllib.parse.urlencode(query)
+        # A connection's secret query parameter (Backlog's apiKey, a webhook's sig) stays out of
+        # the record, as its secret headers do.
+        secret_keys = {key for key, _, secret in connection_query if secret}
+        masked = [(k, "****" if k in secret_keys else v) for k, v in query]
+        masked_url += joiner + urllib.parse.urlencode(masked, safe="*")
     return {
         "method": method,
         "url": url,
+        "masked_url": masked_url,
         "headers": headers,
         "masked_headers": {
             k: (_mask(v) if k.lower() in secret_headers else v) for k, v in headers.items()
@@ -270,16 +277,16 @@ def invoke_http(parameters: dict[str, Any], execution_arn: str | None = None) ->
     record = {
         "execution_arn": execution_arn,
         "method": request["method"],
-        "url": request["url"],
-        "routed_to": routed,
+        "url": request["masked_url"],
+        "routed_to": _route(request["masked_url"]),
         "headers": request["masked_headers"],
         "body": request["masked_data"],
     }
     if not _is_loopback(routed):
         RECORDER.record("http_call", **record, status=None, error="blocked")
         raise RealNetworkCallBlocked(
-            f"HTTP Task refused a real network call to {request['url']}: local runs only reach "
-            "127.0.0.1; add a route with stepfunctions_bridge.set_http_routes({...})."
+            f"HTTP Task refused a real network call to {request['masked_url']}: local runs only "
+            "reach 127.0.0.1; add a route with stepfunctions_bridge.set_http_routes({...})."
         )
     data = request["data"].encode() if request["data"] is not None else None
     http_request = urllib.request.Request(
@@ -294,7 +301,7 @@ def invoke_http(parameters: dict[str, Any], execution_arn: str | None = None) ->
         output = _response_output(error.code, error.reason, error.headers, error.read())
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         RECORDER.record("http_call", **record, status=None, error=str(error))
-        raise HttpSocketError(f"{request['method']} {request['url']}: {error}") from error
+        raise HttpSocketError(f"{request['method']} {request['masked_url']}: {error}") from error
     RECORDER.record("http_call", **record, status=output["StatusCode"])
     if not 200 <= output["StatusCode"] < 300:
         raise HttpStatusError(output)
