@@ -120,16 +120,8 @@ class PayOpsStack(Stack):
             format_function=self.notifications.format_function,
             idempotency=shared.idempotency,
         )
-        self.backstop = WorkflowBackstop(
-            self,
-            "Backstop",
-            workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
-            alerts=self.notifications.payment_problems,
-            targets=shared.targets,
-        )
-        self.operations = Operations(self, "Operations", shared=shared)
-        self.catalogue.check_every_rule_acts()
-        # Analytics export (issue 16): every Stripe event to S3, a Glue table, Athena queries.
+        # Analytics export (issue 16): every Stripe event to S3, a Glue table, Athena queries
+        # (before Operations, which alarms on every rule of the stack).
         self.analytics = (
             AnalyticsExport(
                 self,
@@ -143,6 +135,15 @@ class PayOpsStack(Stack):
             else None
         )
 
+        self.backstop = WorkflowBackstop(
+            self,
+            "Backstop",
+            workflows=[c for c in self.node.find_all() if isinstance(c, Workflow)],
+            alerts=self.notifications.payment_problems,
+            targets=shared.targets,
+        )
+        self.operations = Operations(self, "Operations", shared=shared)
+        self.catalogue.check_every_rule_acts()
         CfnOutput(self, "EventBusName", value=self.ingress.bus_name)
         if self.ingress.receiver_url is not None:
             CfnOutput(

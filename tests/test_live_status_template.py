@@ -146,7 +146,7 @@ def test_the_live_status_diagram_and_its_readme_copy_are_current(live: Any) -> N
     assert "publishOrderStatus FULFILLED" in doc and "onAccessChanged(appUserId)" in doc
 
 
-def test_fulfilment_may_put_only_its_own_source_on_the_bus() -> None:
+def test_fulfilment_may_put_only_its_own_source_on_the_app_bus() -> None:
     resources = synthesize("partner").json["Resources"]
     statements = [
         s
@@ -160,7 +160,10 @@ def test_fulfilment_may_put_only_its_own_source_on_the_bus() -> None:
 
 
 def _logical_bus(resources: dict[str, Any]) -> str:
-    (logical,) = of_type(resources, "AWS::Events::EventBus")
+    """The app event bus (the stack's own events; PutEvents cannot target the partner bus)."""
+    (logical,) = [
+        k for k in of_type(resources, "AWS::Events::EventBus") if k.startswith("AppEvents")
+    ]
     return logical
 
 

@@ -34,7 +34,7 @@ def test_catalogue_has_the_documented_rules() -> None:
         "access-changed", "awaiting-payment", "checkout-payment-failed",
         "coupon-qualifying-order", "customer-changed", "customer-dunning",
         "dispute",
-        "free-order", "large-invoice", "large-order", "order-fulfilled",
+        "free-order", "large-invoice", "large-order", "live-access-changed", "order-fulfilled",
         "order-refunded-in-full", "paid-order",
         "payment-activity", "payment-failed", "payment-intent-failed", "refund-failed",
         "refund", "subscription-ended", "subscription-schedule-status-changed",

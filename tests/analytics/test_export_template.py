@@ -11,6 +11,7 @@ import pytest
 from conftest import Synthesized
 
 from payops.analytics.queries import load_queries
+from payops.rules import INTERNAL_SOURCES
 from payops.settings import Settings, SettingsError
 
 ANALYTICS_TYPES = (
@@ -144,8 +145,10 @@ def test_the_rule_puts_into_firehose_with_its_own_conditioned_role_and_the_dlq(
     synthesized: Synthesized,
 ) -> None:
     _, stream = one(synthesized, "AWS::KinesisFirehose::DeliveryStream")
-    _, rule = one(synthesized, "AWS::Events::Rule")
+    _, rule = one(synthesized, "AWS::Events::Rule", "AnalyticsRule")
+    _, twin = one(synthesized, "AWS::Events::Rule", "AnalyticsRecoveredRule")
     (target,) = rule["Properties"]["Targets"]
+    assert twin["Properties"]["Targets"] == [target]
     assert target["Arn"]["Fn::GetAtt"][0].startswith("AnalyticsStream")
     assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 185
     role_id = target["RoleArn"]["Fn::GetAtt"][0]
@@ -163,18 +166,25 @@ def test_the_export_rule_accepts_every_source_the_catalogues_rules_accept(
 ) -> None:
     """Every Stripe event is exported: the export's source filter follows the rules' (the ingress
     mode, and any source other capabilities add to every rule, e.g. reconciled events)."""
-    _, export = one(synthesized, "AWS::Events::Rule")
-    pattern = export["Properties"]["EventPattern"]
-    assert set(pattern) == {"source"}  # every event of those sources, whatever its type
-    catalogue = [
-        r["Properties"]
-        for k, r in synthesized.json["Resources"].items()
-        if r["Type"] == "AWS::Events::Rule" and k.startswith("RulesRule")
-    ]
-    assert catalogue
-    for rule in catalogue:
-        assert rule["EventPattern"]["source"] == pattern["source"], rule["Name"]
-        assert rule["EventBusName"] == export["Properties"]["EventBusName"]
+    rules = synthesized.json["Resources"]
+    for prefix, twins in (("AnalyticsRule", False), ("AnalyticsRecoveredRule", True)):
+        _, export = one(synthesized, "AWS::Events::Rule", prefix)
+        pattern = export["Properties"]["EventPattern"]
+        assert set(pattern) == {"source"}  # every event of those sources, whatever its type
+        # The catalogue's Stripe rules (or their twins on the app bus, for events the stack
+        # put back: reconciliation, thin events); not the rules of the stack's own events.
+        catalogue = [
+            r["Properties"]
+            for k, r in rules.items()
+            if r["Type"] == "AWS::Events::Rule"
+            and k.startswith("RulesRule")
+            and ("Recovered" in k) == twins
+            and str(r["Properties"]["EventPattern"]["source"][0]) not in INTERNAL_SOURCES
+        ]
+        assert len(catalogue) >= 19
+        for rule in catalogue:
+            assert rule["EventPattern"]["source"] == pattern["source"], rule["Name"]
+            assert rule["EventBusName"] == export["Properties"]["EventBusName"]
 
 
 def test_the_glue_table_projects_day_and_type_partitions_over_the_bucket(

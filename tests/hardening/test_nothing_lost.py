@@ -253,7 +253,7 @@ def test_deployed_alarms_watch_every_dead_letter_queue_and_workflow(local: Local
     total = len(alarms(local))
     rules = [
         rule
-        for bus in (local.bus_name, "default")
+        for bus in (local.bus_name, "default", local.deployed.outputs["AppEventBusName"])
         for rule in local.client("events").list_rules(EventBusName=bus, NamePrefix=f"{STACK}-")[
             "Rules"
         ]

@@ -206,7 +206,11 @@ def test_rule_starts_the_dunning_workflow_whose_role_can_only_claim_email_and_al
     partner: Synthesized,
 ) -> None:
     resources = partner.json["Resources"]
-    (rule,) = [v for k, v in resources.items() if k.startswith("RulesRuleCustomerDunning")]
+    (rule,) = [
+        v
+        for k, v in resources.items()
+        if k.startswith("RulesRuleCustomerDunning") and "Recovered" not in k
+    ]
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"]["Ref"].startswith("DunningWorkflowStateMachine")
     assert "DeadLetterConfig" in target and "RetryPolicy" in target

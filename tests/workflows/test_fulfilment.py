@@ -495,7 +495,8 @@ def test_paid_and_free_orders_start_fulfilment_with_a_dead_letter_queue(
     machine = _fulfilment_machine(partner)
     targeted = {}
     for rule in _resources(partner, "AWS::Events::Rule").values():
-        name = rule["Properties"]["Name"].split("-", 1)[1]
+        # A rule's twin on the app bus (events the stack put back) has the same targets.
+        name = rule["Properties"]["Name"].split("-", 1)[1].removesuffix("-recovered")
         for target in rule["Properties"].get("Targets", []):
             if target["Arn"] == {"Ref": machine}:
                 targeted[name] = target

@@ -107,7 +107,7 @@ def test_reinjects_exactly_the_undelivered_event_once_and_the_order_is_fulfilled
     assert first.status == "SUCCEEDED"
     assert first.reinjected == [missed["id"]]
     assert first.trace is not None and not first.trace.failed
-    assert "paid-order" in first.trace.rules
+    assert "paid-order-recovered" in first.trace.rules  # its twin on the app event bus
     assert emails_to(local, "buyer6@example.jp") == 1
     fulfilment = [e for e in first.trace.executions if e["state_machine"] == "fulfilment"]
     assert [e["status"] for e in fulfilment] == ["SUCCEEDED"]
@@ -138,8 +138,8 @@ def test_reinjected_events_carry_the_reconciliation_source(local: LocalAws) -> N
     assert result.reinjected == [missed["id"]]
     matched = [f.data for f in RECORDER.since(mark) if f.kind == "rule_matched"]
     assert {(m["rule"].removeprefix("StripePayOps-"), m["source"]) for m in matched} >= {
-        ("paid-order", RECONCILIATION_SOURCE),
-        ("payment-activity", RECONCILIATION_SOURCE),
+        ("paid-order-recovered", RECONCILIATION_SOURCE),
+        ("payment-activity-recovered", RECONCILIATION_SOURCE),
     }
     assert {m["detail_type"] for m in matched} == {"checkout.session.completed"}
     assert emails_to(local, "buyer20@example.jp") == 1
@@ -319,7 +319,7 @@ def test_a_thin_checkout_session_completed_fulfils_the_order_as_the_snapshot_one
     local.fake_stripe.never_delivered(thin_order)  # a thin destination sends no snapshot
     envelope, trace, ended = send_thin(local, thin_order, 41, in_notification=False)
     assert ended["fulfilment"] == "Fulfilled"
-    assert "paid-order" in trace.rules
+    assert "paid-order-recovered" in trace.rules  # its twin on the app event bus
     paths = [urllib_path(c["url"]) for c in trace.http_calls]
     assert paths[:2] == [f"/v2/core/events/{envelope['detail']['id']}",
                          f"/v1/events/{thin_order['id']}"]  # fmt: skip

@@ -245,7 +245,7 @@ def test_every_notice_rule_starts_the_notice_workflow_with_its_topic(partner: Sy
 def _catalogue(*names: str) -> RuleCatalogue:
     stack = cdk.Stack(cdk.App(), "CheckStack")
     rules = [Rule(n, "a rule", {"detail-type": ["x"]}, ROOT / f"rules/{n}.json") for n in names]
-    return RuleCatalogue(stack, "Rules", rules=rules, bus_name="bus")
+    return RuleCatalogue(stack, "Rules", rules=rules, bus_name="bus", app_bus_name="app-bus")
 
 
 def test_a_rule_without_a_target_stops_synth_naming_its_file() -> None:

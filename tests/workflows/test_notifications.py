@@ -67,6 +67,10 @@ def topic_target(synth: Synthesized, name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ local AWS
 
 
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 @pytest.fixture(scope="module")
 def aws() -> Iterator[None]:
     """One local AWS for the module (starting moto per test costs ~1 s); tests drain what they
@@ -176,8 +180,9 @@ def test_topics_enforce_ssl_and_use_the_customer_managed_key(partner: Synthesize
         assert all(
             s["Principal"] == {"Service": "events.amazonaws.com"}
             # the rules of rules/*.json, and the workflow backstop on the alerts topic
-            and s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0].startswith(
-                ("RulesRule", "BackstopRule")
+            and all(
+                arn["Fn::GetAtt"][0].startswith(("RulesRule", "BackstopRule"))
+                for arn in _as_list(s["Condition"]["ArnEquals"]["aws:SourceArn"])
             )
             for s in publishers
         )

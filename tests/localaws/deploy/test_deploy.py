@@ -375,8 +375,12 @@ def test_the_app_deploys_in_each_ingress_mode(
     assert len(deployed.resources_of("AWS::Events::Rule")) == sum(
         r["Type"] == "AWS::Events::Rule" for r in template["Resources"].values()
     )
-    (bus,) = deployed.resources_of("AWS::Events::EventBus").values()
+    buses = deployed.resources_of("AWS::Events::EventBus")
+    # The Stripe bus and the app event bus (the stack's own events and those it puts back).
+    assert sorted(buses) == sorted([k for k in buses if k.startswith(("Ingress", "AppEvents"))])
+    (bus,) = [name for logical, name in buses.items() if logical.startswith("Ingress")]
     assert deployed.outputs["EventBusName"] == bus
+    assert deployed.outputs["AppEventBusName"] in buses.values()
     assert aws("events").describe_event_bus(Name=bus)["Name"] == bus
     # Every Lambda with a cdk.out asset runs its code from that directory.
     functions = deployed.resources_of("AWS::Lambda::Function")
