@@ -39,6 +39,9 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
     assert set(speedups.SPEEDUPS) == {
         "sfn.parsed_definitions",
         "sfn.task_clients",
+        "sfn.result_paths",
+        "sfn.pooled_threads",
+        "sfn.json_copies",
         "sqs.send_message_attributes",
         "events.input_paths",
     }

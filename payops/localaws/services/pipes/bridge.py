@@ -124,6 +124,17 @@ def _client(service: str, region: str) -> Any:
     return _clients[key]
 
 
+_queue_urls: dict[tuple[str, str, str, str | None], str] = {}
+
+
+def _queue_url(sqs: Any, queue_name: str, account: str, region: str) -> str:
+    # A queue's URL is its endpoint, region, account and name: fixed once known.
+    key = (account, region, queue_name, _endpoint_url)
+    if key not in _queue_urls:
+        _queue_urls[key] = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    return _queue_urls[key]
+
+
 def set_endpoint_url(url: str | None) -> None:
     """Where drain() sends its SQS / Step Functions calls (None: in-process mock_aws)."""
     global _endpoint_url
@@ -154,38 +165,52 @@ _pending: dict[str, tuple[Any, str, list[dict[str, Any]]]] = {}
 _IN_FLIGHT_VISIBILITY_S = 300  # longer than any local execution: never received twice at once
 
 
-def _start(pipe: Any, payload: str, region: str) -> tuple[str, str]:
-    sfn = _client("stepfunctions", region)
+# Only the receive goes through the SQS API (its records carry the API's attribute formatting);
+# starting, watching and settling a batch read moto's backends, as EventBridge's targets do:
+# four API round trips per batch were most of a replay's pipe time.
+def _start(pipe: Any, payload: str, account: str, region: str) -> tuple[str, str]:
+    from moto.stepfunctions.responses import get_backend
+
     params = (pipe.target_parameters or {}).get("StepFunctionStateMachineParameters", {})
     invocation = params.get("InvocationType", "FIRE_AND_FORGET")
-    execution = sfn.start_execution(
-        stateMachineArn=pipe.target, name=f"pipe-{uuid.uuid4().hex[:20]}", input=payload
+    execution = get_backend(account, region).start_execution(
+        pipe.target, f"pipe-{uuid.uuid4().hex[:20]}", payload
     )
     RECORDER.record("pipe_invoked", pipe=pipe.name, target=pipe.target, invocation=invocation)
-    return execution["executionArn"], invocation
+    return execution.execution_arn, invocation
 
 
-def _status(execution_arn: str, region: str) -> str:
-    return str(
-        _client("stepfunctions", region).describe_execution(executionArn=execution_arn)["status"]
+def _status(execution_arn: str, account: str, region: str) -> str:
+    """DescribeExecution's status, read from the backend (RUNNING until the worker has set one)."""
+    from moto.stepfunctions.responses import get_backend
+
+    execution = get_backend(account, region).describe_execution(execution_arn)
+    if not hasattr(execution, "exec_status"):  # moto's non-executing Step Functions model
+        return str(execution.status)
+    return "RUNNING" if execution.exec_status is None else str(execution.exec_status.value)
+
+
+def _queue_name(queue_url: str) -> str:
+    return queue_url.rsplit("/", 1)[1]
+
+
+def _delete(queue_url: str, messages: list[dict[str, Any]], account: str, region: str) -> None:
+    from moto.sqs.models import sqs_backends
+
+    sqs_backends[account][region].delete_message_batch(
+        _queue_name(queue_url),
+        [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
     )
 
 
-def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
-    _client("sqs", region).delete_message_batch(
-        QueueUrl=queue_url,
-        Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-        ],
-    )
-
-
-def _finish(region: str) -> int:
+def _finish(account: str, region: str) -> int:
     """Settle the batches whose execution has ended; returns how many were settled."""
+    from moto.sqs.models import sqs_backends
+
     finished = 0
     for execution_arn, (pipe, queue_url, messages) in list(_pending.items()):
         try:
-            status = _status(execution_arn, region)
+            status = _status(execution_arn, account, region)
         except Exception:  # its account was reset (a new mock_aws): nothing left to settle
             del _pending[execution_arn]
             continue
@@ -194,13 +219,13 @@ def _finish(region: str) -> int:
         del _pending[execution_arn]
         finished += 1
         if status == "SUCCEEDED":  # REQUEST_RESPONSE: the batch succeeds only if the execution does
-            _delete(queue_url, messages, region)
+            _delete(queue_url, messages, account, region)
             continue
         error = PipeError(f"pipe {pipe.name}: target execution {status}")
         RECORDER.record("pipe_failed", pipe=pipe.name, error=str(error))
-        _client("sqs", region).change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[
+        sqs_backends[account][region].change_message_visibility_batch(
+            _queue_name(queue_url),
+            [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                 for i, m in enumerate(messages)
             ],
@@ -219,7 +244,7 @@ def pump(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) 
     """One step of every running SQS-sourced pipe, without waiting for its target: settle the
     batches whose execution ended, start one for each visible batch. Returns the batches
     started or settled; `pending()` counts those whose execution still runs."""
-    settled = _finish(region) if _pending else 0
+    settled = _finish(account, region) if _pending else 0
     return settled + _start_batches(account, region, max_batches)
 
 
@@ -234,7 +259,7 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
         if not _visible(queue_name, account, region):
             continue  # read from the backend: no API round trip per pipe per settle step
         sqs = _client("sqs", region)
-        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        queue_url = _queue_url(sqs, queue_name, account, region)
         size = (pipe.source_parameters or {}).get("SqsQueueParameters", {}).get("BatchSize", 10)
         for _ in range(max_batches):  # bounded: a queue without a DLQ must not spin forever
             messages = sqs.receive_message(
@@ -248,12 +273,12 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
                 break
             moved += 1
             execution_arn, invocation = _start(
-                pipe, json.dumps(_records(messages, pipe.source, region)), region
+                pipe, json.dumps(_records(messages, pipe.source, region)), account, region
             )
             if invocation == "REQUEST_RESPONSE":
                 _pending[execution_arn] = (pipe, queue_url, messages)
             else:
-                _delete(queue_url, messages, region)
+                _delete(queue_url, messages, account, region)
     return moved
 
 
@@ -268,7 +293,7 @@ def drain(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000)
     sent = 0
     deadline = time.monotonic() + 60
     for _ in range(max_batches):
-        settled = _finish(region) if _pending else 0
+        settled = _finish(account, region) if _pending else 0
         started = _start_batches(account, region, max_batches)
         sent += started
         if not started and not settled and not _pending:
