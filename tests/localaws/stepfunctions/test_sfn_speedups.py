@@ -85,7 +85,10 @@ DEFINITION = {
                         "Resource": "arn:aws:states:::dynamodb:putItem",
                         "Parameters": {
                             "TableName": "speedups",
-                            "Item": {"pk": {"S.$": "$.id"}, "n": {"N.$": "States.Format('{}', $.n)"}},
+                            "Item": {
+                                "pk": {"S.$": "$.id"},
+                                "n": {"N.$": "States.Format('{}', $.n)"},
+                            },
                         },
                         "ResultPath": "$.put.response",
                         "End": True,
@@ -198,8 +201,9 @@ def test_executions_are_the_same_with_less_copying_parsing_and_fewer_threads(
     each = fast[0]["output"]["results"]["each"]
     assert [i["id"] for i in each] == ["0-0", "0-1", "0-2"] and "response" in each[2]["put"]
     assert fast == plain
-    # Plain moto: hundreds of deep copies of JSON data, a ResultPath parse per state and item, ~10 new threads
-    # per execution; with the speed-ups none of those (workers from the warm-up are reused).
+    # Plain moto: hundreds of deep copies of JSON data, a ResultPath parse per state and item,
+    # ~10 new threads per execution; with the speed-ups none of those (workers from the warm-up
+    # are reused).
     assert plain_counts["json_deepcopies"] > 100 and fast_counts["json_deepcopies"] == 0
     assert plain_counts["result_path_parses"] >= 4 * 5 and fast_counts["result_path_parses"] == 0
     assert plain_counts["threads"] >= 4 * 8 and fast_counts["threads"] <= 4
