@@ -63,6 +63,24 @@ class EventTrace:
     wall_seconds: float = 0.0
 
 
+@dataclass
+class Since:
+    """Where the system stood at one moment (recorder, executions, emails, dead-letter queues):
+    `LocalAws.trace_since` reports what happened after it."""
+
+    mark: int
+    before: dict[str, Any]
+    started: float
+
+
+@dataclass
+class ReceiverResponse:
+    """What the deployed webhook receiver returned for one function-URL request."""
+
+    payload: Any  # the function's result, decoded JSON (None when it returned nothing)
+    function_error: bool  # the function raised (Lambda's FunctionError): a URL answers 502
+
+
 def _short(name: str, prefix: str) -> str:
     return name[len(prefix) :] if name.startswith(prefix) else name
 
@@ -90,9 +108,13 @@ class LocalAws:
         *,
         outdir: str | None = None,
         stripe_data: Path | None = None,
+        signing_secret: str | None = None,
     ):
         self.context = dict(context or {})
         self.stripe_data = stripe_data
+        # Webhook mode: the receiver's signing secret (e.g. the one `stripe listen` printed);
+        # a throwaway one is generated when none is given.
+        self.signing_secret = signing_secret
         self.settings = Settings.load(self.context)
         self.outdir = outdir
         self.deploy_seconds = 0.0
@@ -211,7 +233,8 @@ class LocalAws:
         return assembly.directory
 
     def _set_signing_secret(self) -> None:
-        self.signing_secret = "whsec_local" + secrets.token_hex(16)
+        if self.signing_secret is None:
+            self.signing_secret = "whsec_local" + secrets.token_hex(16)
         sm = self.client("secretsmanager")
         for secret in sm.list_secrets()["SecretList"]:
             if "SigningSecret" in secret["Name"]:
@@ -227,22 +250,19 @@ class LocalAws:
     def send(self, event: LoadedEvent) -> EventTrace:
         envelope = event.envelope
         stripe_event = envelope["detail"]
-        mark = RECORDER.mark()
-        before = self._snapshot()
-        started = time.perf_counter()
+        since = self.since()
         self.fake_stripe.observe(stripe_event)  # Stripe knows the objects its events describe
         if self.settings.ingress == "partner":
             delivery = self._put_partner(envelope)
         else:
             delivery = self._post_webhook(stripe_event)
-        self.settle()
-        trace = EventTrace(
+        trace = self.trace_since(
+            since,
             label=event.label,
             event_id=str(stripe_event.get("id")),
             event_type=str(envelope.get("detail-type")),
             delivery=delivery,
         )
-        self._fill(trace, mark, before)
         if delivery != "accepted":  # Stripe would see the delivery fail: not a success either
             trace.failed.insert(
                 0,
@@ -253,8 +273,33 @@ class LocalAws:
                     "error": delivery,
                 },
             )
-        trace.wall_seconds = time.perf_counter() - started
         return trace
+
+    def since(self) -> Since:
+        """Now, as the start of a trace (pass it to `trace_since`)."""
+        return Since(RECORDER.mark(), self._snapshot(), time.perf_counter())
+
+    def trace_since(
+        self, since: Since, *, label: str, event_id: str, event_type: str, delivery: str
+    ) -> EventTrace:
+        """Wait until the system is at rest, then everything that happened after `since`."""
+        self.settle()
+        trace = EventTrace(label=label, event_id=event_id, event_type=event_type, delivery=delivery)
+        self._fill(trace, since.mark, since.before)
+        trace.wall_seconds = time.perf_counter() - since.started
+        return trace
+
+    def call_receiver(self, request: dict[str, Any]) -> ReceiverResponse:
+        """Deliver one function-URL request (payload format 2.0) to the deployed webhook
+        receiver, as its function URL would, and return what the function returned. Does not
+        wait for what the request starts: `trace_since` does."""
+        functions = self.deployed.resources_of("AWS::Lambda::Function")
+        receiver = next(
+            p for logical, p in functions.items() if logical.startswith("IngressReceiver")
+        )
+        result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
+        payload = json.loads(result["Payload"].read() or b"null")
+        return ReceiverResponse(payload, "FunctionError" in result)
 
     def _put_partner(self, envelope: dict[str, Any]) -> str:
         entry = {
@@ -293,12 +338,7 @@ class LocalAws:
             "body": body,
             "isBase64Encoded": False,
         }
-        functions = self.deployed.resources_of("AWS::Lambda::Function")
-        receiver = next(
-            p for logical, p in functions.items() if logical.startswith("IngressReceiver")
-        )
-        result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
-        response = json.loads(result["Payload"].read() or b"{}")
+        response = self.call_receiver(request).payload or {}
         status = response.get("statusCode")
         if status == 200:
             return "accepted"
