@@ -41,6 +41,24 @@ class LocalAwsError(RuntimeError):
     pass
 
 
+# Synthesized assemblies kept for the rest of the process, by settings, once asked for.
+_ASSEMBLIES: dict[str, tuple[tempfile.TemporaryDirectory[str], str]] = {}
+_reuse = {"on": False}
+
+
+def reuse_syntheses(on: bool = True) -> None:
+    """From now on, deploy the assembly synthesized for the same context and PAYOPS_* settings
+    again instead of synthesizing anew (a synth is most of a start). For a process whose app code
+    does not change meanwhile, e.g. a test session; a LocalAws given an `outdir` still
+    synthesizes into it."""
+    _reuse["on"] = on
+
+
+def _assembly_key(context: dict[str, Any]) -> str:
+    env = {k: v for k, v in os.environ.items() if k.startswith("PAYOPS_")}
+    return json.dumps([context, env], sort_keys=True, default=str)
+
+
 @dataclass
 class EventTrace:
     label: str
@@ -223,13 +241,20 @@ class LocalAws:
     def _synth(self) -> str:
         from payops.app_factory import build_app
 
+        key = _assembly_key(self.context) if self.outdir is None and _reuse["on"] else None
+        if key is not None and key in _ASSEMBLIES:
+            return _ASSEMBLIES[key][1]  # nothing synthesized: synth_seconds stays 0
         if self.outdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="payops-local-")
-            self.outdir = self._tmp.name
+            tmp = tempfile.TemporaryDirectory(prefix="payops-local-")
+            self.outdir = tmp.name
+            if key is None:
+                self._tmp = tmp  # removed by stop(); a kept one lives as long as the process
         started = time.perf_counter()
         app, _ = build_app(self.context, outdir=self.outdir, nag=False)
         assembly = app.synth()
         self.synth_seconds = time.perf_counter() - started
+        if key is not None:
+            _ASSEMBLIES[key] = (tmp, assembly.directory)
         return assembly.directory
 
     def _set_signing_secret(self) -> None:

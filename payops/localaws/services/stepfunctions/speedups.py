@@ -23,7 +23,8 @@ from payops.localaws.core.patch import Patch
 SPEEDUPS: dict[str, str] = {
     "sfn.parsed_definitions": (
         "Every execution re-parses its whole ASL definition with ANTLR (30-100 ms each here); now"
-        " parsed once per definition, and each execution gets a program no other running "
+        " parsed once per definition (CreateStateMachine's validating parse included, so a stack "
+        "deployed again parses nothing), and each execution gets a program no other running "
         "execution holds: a finished execution's, or a deep copy (2-30 ms)."
     ),
     "sfn.task_clients": (
@@ -86,34 +87,53 @@ def parsed_definitions_patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.parse import preprocessor
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     parsed: dict[Any, Any] = {}  # key -> a program never evaluated, to copy
     idle: dict[Any, list[Any]] = {}  # key -> programs of finished executions
     lock = threading.Lock()
     original_logic = ExecutionWorker._execution_logic
+    original_validate = StepFunctionsParserBackend._validate_definition
     hooks = [(preprocessor, "CustomErrorName")] + [
         (import_module("moto.stepfunctions.parser.asl.component.state." + path), name)
         for path, name in _PARSE_HOOKS
     ]
 
-    def _get_evaluation_entrypoint(self: Any) -> Any:
+    def _key(definition: str) -> tuple[Any, ...]:
         # The hooks themselves are in the key (not their ids): compared by identity, and kept
         # alive, so a later function can never be mistaken for them.
-        key = (
-            self._evaluation_details.state_machine_details.definition,
-            *(module.__dict__.get(name) for module, name in hooks),
-        )
+        return (definition, *(module.__dict__.get(name) for module, name in hooks))
+
+    def _remember(key: tuple[Any, ...], template: Any) -> None:
+        with lock:
+            if len(parsed) >= _PROGRAM_CACHE_SIZE:
+                parsed.clear()
+                idle.clear()
+            parsed[key] = template
+
+    def _validate_definition(definition: str) -> None:
+        # CreateStateMachine parses to validate: that parse is kept for the executions, and a
+        # definition already parsed (a stack deployed again) is known valid.
+        key = _key(definition)
+        with lock:
+            if key in parsed:
+                return
+        try:
+            template = AmazonStateLanguageParser.parse(definition)[0]
+        except Exception:
+            original_validate(definition)  # moto's own error for it (InvalidDefinition)
+            raise
+        _remember(key, template)
+
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        key = _key(self._evaluation_details.state_machine_details.definition)
         with lock:
             program = idle[key].pop() if idle.get(key) else None
             template = parsed.get(key)
         if program is None:
             if template is None:
                 template = AmazonStateLanguageParser.parse(key[0])[0]
-                with lock:
-                    if len(parsed) >= _PROGRAM_CACHE_SIZE:
-                        parsed.clear()
-                        idle.clear()
-                    parsed[key] = template
+                _remember(key, template)
             # Only components, dicts and lists (no backend, no lock): a deep copy is what a
             # fresh parse would give.
             program = copy.deepcopy(template)
@@ -131,6 +151,13 @@ def parsed_definitions_patches() -> list[Patch]:
 
     found.append(Patch(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint))
     found.append(Patch(ExecutionWorker, "_execution_logic", _execution_logic))
+    found.append(
+        Patch(
+            StepFunctionsParserBackend,
+            "_validate_definition",
+            staticmethod(_validate_definition),
+        )
+    )
     return found
 
 
