@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from payops.envelope import LoadedEvent
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.recorder import RECORDER
+from payops.localaws.trace_text import email_summary, execution_error
 from payops.settings import Settings
 
 SETTLE_TIMEOUT_S = 120.0
@@ -521,13 +522,13 @@ class LocalAws:
                         "event": trace.event_id,
                         "workflow": workflow,
                         "state": states[-1] if states else "(no state entered)",
-                        "error": _execution_error(history, status),
+                        "error": execution_error(history, status),
                     }
                 )
             trace.simulated_seconds += simulated_seconds(arn)
         trace.executions.sort(key=lambda e: (e["state_machine"], e["status"]))
         for message in self._sent_emails(before["emails"]):
-            trace.emails.append(_email_summary(message))
+            trace.emails.append(email_summary(message))
         trace.sns = dict(
             Counter(self._name(f.data["topic"]) for f in facts if f.kind == "sns_published")
         )
@@ -587,33 +588,3 @@ class LocalAws:
                         "error": str(error.get("error", "moved to the dead-letter queue")),
                     }
                 )
-
-
-def _execution_error(history: list[dict[str, Any]], status: str) -> str:
-    """The error and cause an execution ended with, as Step Functions reports them."""
-    for event in reversed(history):
-        for key in (
-            "executionFailedEventDetails",
-            "executionTimedOutEventDetails",
-            "executionAbortedEventDetails",
-        ):
-            details = event.get(key)
-            if details:
-                error, cause = details.get("error", status), details.get("cause")
-                return f"{error}: {cause}" if cause else str(error)
-    return status
-
-
-def _email_summary(message: Any) -> dict[str, str]:
-    to = getattr(message, "destinations", None) or getattr(message, "destination", None) or {}
-    if isinstance(to, dict):
-        addresses = to.get("ToAddresses", []) or to.get("to_addresses", [])
-    else:
-        addresses = list(to)
-    subject = getattr(message, "subject", None)
-    if subject is None:
-        raw = getattr(message, "raw_data", "") or ""
-        subject = next(
-            (line[9:] for line in raw.splitlines() if line.lower().startswith("subject: ")), ""
-        )
-    return {"to": ", ".join(addresses), "subject": str(subject)}
