@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,11 @@ def _paid_orders(history: list[dict[str, Any]]) -> int:
     return len(sessions)
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(n_events: int, seed: int = 7) -> dict[str, Any]:
     from bench.history import describe, generate
     from payops.envelope import LoadedEvent, wrap
@@ -46,7 +52,7 @@ def child(n_events: int, seed: int = 7) -> dict[str, Any]:
     with LocalAws({"ingress": "partner"}, stripe_data=ROOT / "examples" / "stripe-data") as local:
         ready = time.perf_counter()
         traces, per_type = [], defaultdict(list)
-        replay_started = time.perf_counter()
+        replay_started, replay_cpu = time.perf_counter(), _cpu()
         for index, event in enumerate(history):
             trace = local.send(LoadedEvent(f"history#{index}", wrap(event, local.settings)))
             traces.append(trace)
@@ -54,7 +60,7 @@ def child(n_events: int, seed: int = 7) -> dict[str, Any]:
             if (index + 1) % 500 == 0:
                 rate = (index + 1) / (time.perf_counter() - replay_started)
                 print(f"  replay {index + 1}/{len(history)} ({rate:.1f} ev/s)", file=sys.stderr)
-        replay_s = time.perf_counter() - replay_started
+        replay_s, replay_cpu = time.perf_counter() - replay_started, _cpu() - replay_cpu
         synth_s, deploy_s = local.synth_seconds, local.deploy_seconds
     summary = summarize(traces)
     statuses: Counter[str] = Counter()
@@ -70,6 +76,8 @@ def child(n_events: int, seed: int = 7) -> dict[str, Any]:
         "deploy_s": deploy_s,
         "replay_s": replay_s,
         "events_per_s": len(history) / replay_s,
+        "replay_cpu_s": replay_cpu,  # user + system of the replaying process, all its threads
+        "events_per_cpu_s": len(history) / replay_cpu,
         "seconds_per_500_events": [round(w, 2) for w in windows],
         "p50_ms_by_type": {
             kind: round(statistics.median(times) * 1000, 1)

@@ -116,6 +116,7 @@ def table(results: dict[str, Any]) -> str:
             f"{b['events_per_s']:.1f} events/s ({b['replay_s']:.0f} s) | now: "
             f"{r['events_per_s']:.1f} events/s | {r['events_per_s'] / b['events_per_s']:.2f}x |"
         )
+    lines += _baseline_rows(results)
     w = results.get("receiver")
     if w:
         ours, base = w["stripe library (handler.py)"], w["plain hmac (baseline)"]
@@ -200,6 +201,61 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tests(suite: dict[str, Any]) -> int:
+    return sum((suite.get("outcomes") or {}).values())
+
+
+def _baseline_rows(results: dict[str, Any]) -> list[str]:
+    """This run's replay and suite beside the baseline's (results.json keeps it across runs)."""
+    base, rows = results.get("baseline"), []
+    if not base:
+        return rows
+    r, b = results.get("replay"), base.get("replay")
+    if r and b:
+        per_cpu = f", {r['events_per_cpu_s']:.1f} per CPU s" if "events_per_cpu_s" in r else ""
+        base_cpu = f", {b['events_per_cpu_s']:.1f} per CPU s" if "events_per_cpu_s" in b else ""
+        rows.append(
+            f"| local replay vs the baseline ({b['events']:,} events each) | "
+            f"{r['events_per_s']:.1f} events/s{per_cpu} | baseline ({b['date']}): "
+            f"{b['events_per_s']:.1f} events/s{base_cpu} | "
+            f"{r['events_per_s'] / b['events_per_s']:.2f}x |"
+        )
+    t, b = results.get("suite"), base.get("suite")
+    if t and b:
+        cpu = f", {t['cpu_s']:.0f} CPU s" if t.get("cpu_s") else ""
+        base_cpu = f", {b['cpu_s']:.0f} CPU s" if b.get("cpu_s") else ""
+        rows.append(
+            f"| test suite vs the baseline (wall, and user+system CPU) | {t['wall_s']:.0f} s"
+            f"{cpu}, {_tests(t):,} tests | baseline ({b['date']}): {b['wall_s']:.0f} s{base_cpu}, "
+            f"{b['tests']:,} tests | {t['wall_s'] / b['wall_s']:.2f}x |"
+        )
+    return rows
+
+
+def _with_baseline(results: dict[str, Any], previous: dict[str, Any], rebase: bool) -> None:
+    """Keep the baseline the previous results carried; the first time (or with --rebase), the
+    previous results' own replay and suite figures become it."""
+    if previous.get("baseline") and not rebase:
+        results["baseline"] = previous["baseline"]
+        return
+    base: dict[str, Any] = {}
+    r, t = previous.get("replay"), previous.get("suite")
+    if r:
+        base["replay"] = {
+            "date": r.get("date", previous.get("date")),
+            "events": r["history"]["events"],
+            **{k: r[k] for k in ("events_per_s", "events_per_cpu_s", "replay_s") if k in r},
+        }
+    if t:
+        base["suite"] = {
+            "date": previous.get("date"),
+            "tests": _tests(t),
+            **{k: t[k] for k in ("wall_s", "cpu_s") if k in t},
+        }
+    if base:
+        results["baseline"] = base
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure and print the benchmark table.")
     parser.add_argument("--with-suite", action="store_true", help="also time the test suite")
@@ -220,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         "it as the one before), then re-render",
     )
     parser.add_argument(
+        "--rebase",
+        action="store_true",
+        help="make the previous results' replay and suite figures the new baseline",
+    )
+    parser.add_argument(
         "--cost-only",
         action="store_true",
         help="re-measure only the cost per paid order (~30 s) into --out, then re-render",
@@ -234,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_results:
         _write(json.loads(args.out.read_text()), args)
         return 0
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.replay_only:
         results = json.loads(args.out.read_text())
+        _with_baseline(results, previous, args.rebase)
         if "replay" in results:
             results["replay_before"] = results["replay"]
         results["replay"] = replay.measure(args.replay_events)
@@ -270,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         _step("suite", results, suite.measure)
     _step("replay", results, lambda: replay.measure(args.replay_events))
     results["elapsed_s"] = time.perf_counter() - started
+    _with_baseline(results, previous, args.rebase)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     _write(results, args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -14,18 +15,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes so far (noisy machines: compare
+    these, not only wall time)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
         report_path = Path(tmp) / "synths.json"
         env = {**os.environ, "BENCH_SYNTH_REPORT": str(report_path)}
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         command += ["-p", "bench.pytest_synths"]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
     return {
         "wall_s": wall,
+        "cpu_s": cpu,  # user + system of pytest and what it started (the suite's own work)
         "exit_code": done.returncode,
         "session_synths": report.get("session_synths"),
         "app_builds": report.get("app_builds"),

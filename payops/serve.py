@@ -24,8 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl
 
 from payops.localaws.cli import format_trace
-from payops.localaws.core.recorder import RECORDER
-from payops.localaws.runtime import EventTrace, LocalAws, LocalAwsError
+from payops.localaws.runtime import EventTrace, LocalAws, LocalAwsError, Since
 
 DEFAULT_PORT = 4242
 DEFAULT_HOST = "127.0.0.1"
@@ -48,9 +47,7 @@ class Received:
 
     response: HttpResponse
     stripe_event: dict[str, Any]
-    mark: int
-    before: dict[str, Any]
-    started: float
+    since: Since
 
 
 def function_url_event(
@@ -132,46 +129,34 @@ class ServedAws(LocalAws):
         signing_secret: str,
         stripe_data: Path | None = None,
     ):
-        super().__init__({**context, "ingress": "webhook"}, stripe_data=stripe_data)
-        self.signing_secret = signing_secret
-
-    def _set_signing_secret(self) -> None:
-        """Store the secret `stripe listen` printed as the receiver's signing secret."""
-        sm = self.client("secretsmanager")
-        (arn,) = [s["ARN"] for s in sm.list_secrets()["SecretList"] if "SigningSecret" in s["Name"]]
-        sm.put_secret_value(SecretId=arn, SecretString=self.signing_secret)
+        context = {**context, "ingress": "webhook"}
+        super().__init__(context, stripe_data=stripe_data, signing_secret=signing_secret)
 
     def receive(self, request: dict[str, Any]) -> Received:
         """Hand a function URL event to the receiver; the response is ready, the stack is not."""
-        mark, before, started = RECORDER.mark(), self._snapshot(), time.perf_counter()
+        since = self.since()
         stripe_event = _stripe_event(request)
         if stripe_event and self._signed(request):
             # Stripe knows the objects its events describe; only a genuine event teaches the
             # fake Stripe API, so a forged request cannot change what workflows read back.
             self.fake_stripe.observe(stripe_event)
-        functions = self.deployed.resources_of("AWS::Lambda::Function")
-        receiver = next(p for name, p in functions.items() if name.startswith("IngressReceiver"))
-        result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
-        payload = json.loads(result["Payload"].read() or b"null")
-        response = http_response(payload, "FunctionError" in result)
-        return Received(response, stripe_event or {}, mark, before, started)
+        result = self.call_receiver(request)
+        response = http_response(result.payload, result.function_error)
+        return Received(response, stripe_event or {}, since)
 
     def trace(self, received: Received, label: str) -> EventTrace:
         """Wait until the stack is at rest, then what the request made happen."""
-        self.settle()
         status = received.response.status
         delivery = "accepted" if status == 200 else f"refused: HTTP {status}"
         if status != 200:
             delivery += f" {received.response.body.decode('utf-8', 'replace')}"
-        trace = EventTrace(
+        return self.trace_since(
+            received.since,
             label=label,
             event_id=str(received.stripe_event.get("id", "(no event id)")),
             event_type=str(received.stripe_event.get("type", "(not a Stripe event)")),
             delivery=delivery,
         )
-        self._fill(trace, received.mark, received.before)
-        trace.wall_seconds = time.perf_counter() - received.started
-        return trace
 
     def _signed(self, request: dict[str, Any]) -> bool:
         import stripe

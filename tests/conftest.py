@@ -23,6 +23,12 @@ for _key, _value in {
 for _key in [k for k in os.environ if k.startswith("PAYOPS_")]:
     del os.environ[_key]  # settings must come from each test, not the developer's shell
 
+# The app's code does not change during a session: each settings combination is synthesized
+# once, and every later LocalAws start with those settings deploys that assembly again.
+from payops.localaws.runtime import reuse_syntheses  # noqa: E402
+
+reuse_syntheses()
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from payops.envelope import LoadedEvent
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.recorder import RECORDER
+from payops.localaws.trace_text import email_summary, execution_error
 from payops.settings import Settings
 
 SETTLE_TIMEOUT_S = 120.0
@@ -40,6 +41,24 @@ NOT_STAFF_NOTICE_TOPICS = frozenset({"NotificationsPaymentActivity"})
 
 class LocalAwsError(RuntimeError):
     pass
+
+
+# Synthesized assemblies kept for the rest of the process, by settings, once asked for.
+_ASSEMBLIES: dict[str, tuple[tempfile.TemporaryDirectory[str], str]] = {}
+_reuse = {"on": False}
+
+
+def reuse_syntheses(on: bool = True) -> None:
+    """From now on, deploy the assembly synthesized for the same context and PAYOPS_* settings
+    again instead of synthesizing anew (a synth is most of a start). For a process whose app code
+    does not change meanwhile, e.g. a test session; a LocalAws given an `outdir` still
+    synthesizes into it."""
+    _reuse["on"] = on
+
+
+def _assembly_key(context: dict[str, Any]) -> str:
+    env = {k: v for k, v in os.environ.items() if k.startswith("PAYOPS_")}
+    return json.dumps([context, env], sort_keys=True, default=str)
 
 
 @dataclass
@@ -62,6 +81,24 @@ class EventTrace:
     notices: list[dict[str, str]] = field(default_factory=list)
     simulated_seconds: float = 0.0
     wall_seconds: float = 0.0
+
+
+@dataclass
+class Since:
+    """Where the system stood at one moment (recorder, executions, emails, dead-letter queues):
+    `LocalAws.trace_since` reports what happened after it."""
+
+    mark: int
+    before: dict[str, Any]
+    started: float
+
+
+@dataclass
+class ReceiverResponse:
+    """What the deployed webhook receiver returned for one function-URL request."""
+
+    payload: Any  # the function's result, decoded JSON (None when it returned nothing)
+    function_error: bool  # the function raised (Lambda's FunctionError): a URL answers 502
 
 
 def _short(name: str, prefix: str) -> str:
@@ -92,12 +129,16 @@ class LocalAws:
         outdir: str | None = None,
         stripe_data: Path | None = None,
         prepare: Callable[[LocalAws], Mapping[str, Any]] | None = None,
+        signing_secret: str | None = None,
     ):
         self.context = dict(context or {})
         # Runs in the local AWS before synth, like what a user creates before `cdk deploy` (e.g.
         # the app's Cognito user pool); returns more context (e.g. {"cognitoUserPoolId": id}).
         self.prepare = prepare
         self.stripe_data = stripe_data
+        # Webhook mode: the receiver's signing secret (e.g. the one `stripe listen` printed);
+        # a throwaway one is generated when none is given.
+        self.signing_secret = signing_secret
         self.settings = Settings.load(self.context)
         self.outdir = outdir
         self.deploy_seconds = 0.0
@@ -231,17 +272,25 @@ class LocalAws:
     def _synth(self) -> str:
         from payops.app_factory import build_app
 
+        key = _assembly_key(self.context) if self.outdir is None and _reuse["on"] else None
+        if key is not None and key in _ASSEMBLIES:
+            return _ASSEMBLIES[key][1]  # nothing synthesized: synth_seconds stays 0
         if self.outdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="payops-local-")
-            self.outdir = self._tmp.name
+            tmp = tempfile.TemporaryDirectory(prefix="payops-local-")
+            self.outdir = tmp.name
+            if key is None:
+                self._tmp = tmp  # removed by stop(); a kept one lives as long as the process
         started = time.perf_counter()
         app, _ = build_app(self.context, outdir=self.outdir, nag=False)
         assembly = app.synth()
         self.synth_seconds = time.perf_counter() - started
+        if key is not None:
+            _ASSEMBLIES[key] = (tmp, assembly.directory)
         return assembly.directory
 
     def _set_signing_secret(self) -> None:
-        self.signing_secret = "whsec_local" + secrets.token_hex(16)
+        if self.signing_secret is None:
+            self.signing_secret = "whsec_local" + secrets.token_hex(16)
         sm = self.client("secretsmanager")
         for secret in sm.list_secrets()["SecretList"]:
             if "SigningSecret" in secret["Name"]:
@@ -257,22 +306,19 @@ class LocalAws:
     def send(self, event: LoadedEvent) -> EventTrace:
         envelope = event.envelope
         stripe_event = envelope["detail"]
-        mark = RECORDER.mark()
-        before = self._snapshot()
-        started = time.perf_counter()
+        since = self.since()
         self.fake_stripe.observe(stripe_event)  # Stripe knows the objects its events describe
         if self.settings.ingress == "partner":
             delivery = self._put_partner(envelope)
         else:
             delivery = self._post_webhook(stripe_event)
-        self.settle()
-        trace = EventTrace(
+        trace = self.trace_since(
+            since,
             label=event.label,
             event_id=str(stripe_event.get("id")),
             event_type=str(envelope.get("detail-type")),
             delivery=delivery,
         )
-        self._fill(trace, mark, before)
         if delivery != "accepted":  # Stripe would see the delivery fail: not a success either
             trace.failed.insert(
                 0,
@@ -283,8 +329,33 @@ class LocalAws:
                     "error": delivery,
                 },
             )
-        trace.wall_seconds = time.perf_counter() - started
         return trace
+
+    def since(self) -> Since:
+        """Now, as the start of a trace (pass it to `trace_since`)."""
+        return Since(RECORDER.mark(), self._snapshot(), time.perf_counter())
+
+    def trace_since(
+        self, since: Since, *, label: str, event_id: str, event_type: str, delivery: str
+    ) -> EventTrace:
+        """Wait until the system is at rest, then everything that happened after `since`."""
+        self.settle()
+        trace = EventTrace(label=label, event_id=event_id, event_type=event_type, delivery=delivery)
+        self._fill(trace, since.mark, since.before)
+        trace.wall_seconds = time.perf_counter() - since.started
+        return trace
+
+    def call_receiver(self, request: dict[str, Any]) -> ReceiverResponse:
+        """Deliver one function-URL request (payload format 2.0) to the deployed webhook
+        receiver, as its function URL would, and return what the function returned. Does not
+        wait for what the request starts: `trace_since` does."""
+        functions = self.deployed.resources_of("AWS::Lambda::Function")
+        receiver = next(
+            p for logical, p in functions.items() if logical.startswith("IngressReceiver")
+        )
+        result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
+        payload = json.loads(result["Payload"].read() or b"null")
+        return ReceiverResponse(payload, "FunctionError" in result)
 
     def _put_partner(self, envelope: dict[str, Any]) -> str:
         entry = {
@@ -323,12 +394,7 @@ class LocalAws:
             "body": body,
             "isBase64Encoded": False,
         }
-        functions = self.deployed.resources_of("AWS::Lambda::Function")
-        receiver = next(
-            p for logical, p in functions.items() if logical.startswith("IngressReceiver")
-        )
-        result = self.client("lambda").invoke(FunctionName=receiver, Payload=json.dumps(request))
-        response = json.loads(result["Payload"].read() or b"{}")
+        response = self.call_receiver(request).payload or {}
         status = response.get("statusCode")
         if status == 200:
             return "accepted"
@@ -486,13 +552,13 @@ class LocalAws:
                         "event": trace.event_id,
                         "workflow": workflow,
                         "state": states[-1] if states else "(no state entered)",
-                        "error": _execution_error(history, status),
+                        "error": execution_error(history, status),
                     }
                 )
             trace.simulated_seconds += simulated_seconds(arn)
         trace.executions.sort(key=lambda e: (e["state_machine"], e["status"]))
         for message in self._sent_emails(before["emails"]):
-            trace.emails.append(_email_summary(message))
+            trace.emails.append(email_summary(message))
         trace.sns = dict(
             Counter(self._name(f.data["topic"]) for f in facts if f.kind == "sns_published")
         )
@@ -552,33 +618,3 @@ class LocalAws:
                         "error": str(error.get("error", "moved to the dead-letter queue")),
                     }
                 )
-
-
-def _execution_error(history: list[dict[str, Any]], status: str) -> str:
-    """The error and cause an execution ended with, as Step Functions reports them."""
-    for event in reversed(history):
-        for key in (
-            "executionFailedEventDetails",
-            "executionTimedOutEventDetails",
-            "executionAbortedEventDetails",
-        ):
-            details = event.get(key)
-            if details:
-                error, cause = details.get("error", status), details.get("cause")
-                return f"{error}: {cause}" if cause else str(error)
-    return status
-
-
-def _email_summary(message: Any) -> dict[str, str]:
-    to = getattr(message, "destinations", None) or getattr(message, "destination", None) or {}
-    if isinstance(to, dict):
-        addresses = to.get("ToAddresses", []) or to.get("to_addresses", [])
-    else:
-        addresses = list(to)
-    subject = getattr(message, "subject", None)
-    if subject is None:
-        raw = getattr(message, "raw_data", "") or ""
-        subject = next(
-            (line[9:] for line in raw.splitlines() if line.lower().startswith("subject: ")), ""
-        )
-    return {"to": ", ".join(addresses), "subject": str(subject)}

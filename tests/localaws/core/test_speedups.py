@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
@@ -39,6 +40,9 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
     assert set(speedups.SPEEDUPS) == {
         "sfn.parsed_definitions",
         "sfn.task_clients",
+        "sfn.result_paths",
+        "sfn.pooled_threads",
+        "sfn.json_copies",
         "sqs.send_message_attributes",
         "events.input_paths",
     }
@@ -131,8 +135,8 @@ def test_definitions_are_parsed_once_and_executions_share_nothing(
         [{"n": 2 * i}, {"n": 2 * (10 * i + 1)}] for i in range(1, 5)
     ]
     # create_state_machine validates by parsing once; then one parse per execution on plain
-    # moto, none more with the speed-up (the first execution's parse is cached).
-    assert counter.calls == (2 if enabled else 1 + len(inputs))
+    # moto, none more with the speed-up (the validating parse is what the executions copy).
+    assert counter.calls == (1 if enabled else 1 + len(inputs))
 
 
 @pytest.mark.parametrize("enabled", [False, True])
@@ -273,6 +277,28 @@ def test_rule_input_paths_are_parsed_once(
     # moto parses every path on every delivery; the speed-up parses a path once per process
     # (the patched parse was bound before this test counted, so none are counted then).
     assert len(calls) == (0 if enabled else 5 * len(paths))
+
+
+def test_a_definition_created_again_is_not_parsed_again_and_bad_ones_still_fail(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack deployed again creates the same definitions: known valid, parsed no more."""
+    speedups.install()
+    counter = _ParseCounter(monkeypatch)
+    definition = _definition(**MAP_DEFINITION)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    for _ in range(3):
+        sfn.create_state_machine(
+            name=f"sm-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=ROLE
+        )
+    assert counter.calls == 1
+    for _ in range(2):  # an invalid definition is refused each time, with moto's own error
+        with pytest.raises(ClientError, match="ASLParserException"):
+            sfn.create_state_machine(
+                name=f"sm-{uuid.uuid4().hex[:8]}",
+                definition=_definition(Bad={"Type": "Pass", "Next": 7}),
+                roleArn=ROLE,
+            )
 
 
 def test_a_program_parsed_under_other_bridges_is_not_reused(aws: None) -> None:

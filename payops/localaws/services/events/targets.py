@@ -123,14 +123,17 @@ def _epoch(value: Any) -> float:
         return time.time()
 
 
-def _aws_event(raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """moto's internal event (epoch `time`, `ingestion-time`) -> the envelope AWS delivers."""
+def _aws_event(raw: dict[str, Any], copy_detail: bool = True) -> tuple[dict[str, Any], str]:
+    """moto's internal event (epoch `time`, `ingestion-time`) -> the envelope AWS delivers
+    (`copy_detail=False`: its detail is moto's own, to read only, e.g. for matching)."""
     event: dict[str, Any] = {"version": raw.get("version", "0")}
     for name in _EVENT_FIELDS[1:]:
         event[name] = raw.get(name, "")
     event["time"] = _iso(raw.get("time"))
     event["resources"] = list(raw.get("resources") or [])
-    event["detail"] = json.loads(json.dumps(raw.get("detail", {})))  # targets must not share it
+    event["detail"] = raw.get("detail", {})
+    if copy_detail:
+        event["detail"] = json.loads(json.dumps(event["detail"]))  # targets must not share it
     if "replay-name" in raw:
         event["replay-name"] = raw["replay-name"]
     return event, _iso(raw.get("ingestion-time", time.time()))
@@ -462,9 +465,12 @@ def _send_to_targets(
 ) -> None:
     # `transform_input=False` (moto's replays and S3 notifications) is moto's shortcut; AWS
     # applies the target input to those events too.
-    event, ingestion = _aws_event(original_event)
+    # Matched on moto's detail, copied only for a rule that fires: every rule on the bus sees
+    # every event, and most do not match.
+    event, ingestion = _aws_event(original_event, copy_detail=False)
     if not _rule_fires(self, event):
         return
+    event["detail"] = json.loads(json.dumps(event["detail"]))  # targets must not share it
     RECORDER.record(
         "rule_matched",
         bus=self.event_bus_name,

@@ -184,20 +184,44 @@ class _InitError(Exception):
         self.error_type = error_type
 
 
-def _top_level_names(code_dir: Path) -> set[str]:
+_listings: dict[Path, tuple[int, frozenset[str]]] = {}
+
+
+def _top_level_names(code_dir: Path) -> frozenset[str]:
+    # Listed again only when the directory changed (its mtime moves when entries come or go).
+    stamp = code_dir.stat().st_mtime_ns
+    listed = _listings.get(code_dir)
+    if listed is not None and listed[0] == stamp:
+        return listed[1]
     names = set()
     for entry in code_dir.iterdir():
         if entry.suffix == ".py":
             names.add(entry.stem)
         elif entry.is_dir() and entry.name.isidentifier():
             names.add(entry.name)
-    return names
+    _listings[code_dir] = (stamp, frozenset(names))
+    return _listings[code_dir][1]
 
 
 def _is_from(module: ModuleType, code_dir: Path) -> bool:
     locations = [getattr(module, "__file__", None)] + list(getattr(module, "__path__", []) or [])
     root = str(code_dir) + os.sep
     return any(isinstance(loc, str) and loc.startswith(root) for loc in locations)
+
+
+# (code dir, module name) -> (that module, whether it is from the code dir): a call's end looks
+# at every loaded module, and a module's location does not change while it stays loaded.
+_origins: dict[tuple[Path, str], tuple[ModuleType, bool]] = {}
+
+
+def _is_from_cached(name: str, module: ModuleType, code_dir: Path) -> bool:
+    known = _origins.get((code_dir, name))
+    if known is None or known[0] is not module:
+        if len(_origins) > 100_000:  # many code dirs in one process (tests): start afresh
+            _origins.clear()
+        known = (module, _is_from(module, code_dir))
+        _origins[(code_dir, name)] = known
+    return known[1]
 
 
 _thread_env = threading.local()
@@ -270,7 +294,9 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
     finally:
         boto3.DEFAULT_SESSION = saved_session
         for name, module in list(sys.modules.items()):
-            if name in container.private_modules or _is_from(module, container.code_dir):
+            if name in container.private_modules or _is_from_cached(
+                name, module, container.code_dir
+            ):
                 container.private_modules[name] = module
                 del sys.modules[name]
         sys.modules.update(shadowed)

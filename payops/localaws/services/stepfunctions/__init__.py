@@ -18,6 +18,9 @@ moto gaps bridged here (`SERVICE.gaps`):
 Speed-ups (same behaviour, less work):
 - sfn.parsed_definitions
 - sfn.task_clients
+- sfn.json_copies
+- sfn.result_paths
+- sfn.pooled_threads
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ SPEEDUP_PATCHES = Patches(
     "stepfunctions",
     speedups.parsed_definitions_patches,
     speedups.task_clients_patches,
+    speedups.json_copies_patches,
+    speedups.result_paths_patches,
+    speedups.pooled_threads_patches,
 )
 
 SERVICE = Service(

@@ -8,8 +8,14 @@ Pinned like the bridges (core/moto_pin.py): the patched internals are private.
 from __future__ import annotations
 
 import copy
+import queue
+import sys
 import threading
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from payops.localaws.core.patch import Patch
@@ -17,12 +23,27 @@ from payops.localaws.core.patch import Patch
 SPEEDUPS: dict[str, str] = {
     "sfn.parsed_definitions": (
         "Every execution re-parses its whole ASL definition with ANTLR (30-100 ms each here); now"
-        " parsed once per definition, and each execution gets a program no other running "
+        " parsed once per definition (CreateStateMachine's validating parse included, so a stack "
+        "deployed again parses nothing), and each execution gets a program no other running "
         "execution holds: a finished execution's, or a deep copy (2-30 ms)."
     ),
     "sfn.task_clients": (
         "Every Task state's service call built a new boto3 client (~10 ms); now one per (region, "
         "service, endpoint), as boto3 clients are thread-safe."
+    ),
+    "sfn.result_paths": (
+        "Every ResultPath with a path built a new jsonpath_ng yacc parser to parse it (~5 ms); "
+        "now each path is parsed once (parsed paths are immutable)."
+    ),
+    "sfn.pooled_threads": (
+        "The interpreter starts a new thread per execution, per Task state (to time it out) and "
+        "per Map iteration, about 20 per Stripe event; now they run on reused worker threads, "
+        "started only when none is idle (the same concurrency: a worker per running job)."
+    ),
+    "sfn.json_copies": (
+        "The interpreter deep-copies the state's data (whole Stripe events) several times per "
+        "state with copy.deepcopy, a third of a replay's CPU; now JSON trees (dicts, lists, "
+        "strings, numbers) are copied by a loop that knows them, anything else by deepcopy."
     ),
 }
 
@@ -66,34 +87,53 @@ def parsed_definitions_patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.parse import preprocessor
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     parsed: dict[Any, Any] = {}  # key -> a program never evaluated, to copy
     idle: dict[Any, list[Any]] = {}  # key -> programs of finished executions
     lock = threading.Lock()
     original_logic = ExecutionWorker._execution_logic
+    original_validate = StepFunctionsParserBackend._validate_definition
     hooks = [(preprocessor, "CustomErrorName")] + [
         (import_module("moto.stepfunctions.parser.asl.component.state." + path), name)
         for path, name in _PARSE_HOOKS
     ]
 
-    def _get_evaluation_entrypoint(self: Any) -> Any:
+    def _key(definition: str) -> tuple[Any, ...]:
         # The hooks themselves are in the key (not their ids): compared by identity, and kept
         # alive, so a later function can never be mistaken for them.
-        key = (
-            self._evaluation_details.state_machine_details.definition,
-            *(module.__dict__.get(name) for module, name in hooks),
-        )
+        return (definition, *(module.__dict__.get(name) for module, name in hooks))
+
+    def _remember(key: tuple[Any, ...], template: Any) -> None:
+        with lock:
+            if len(parsed) >= _PROGRAM_CACHE_SIZE:
+                parsed.clear()
+                idle.clear()
+            parsed[key] = template
+
+    def _validate_definition(definition: str) -> None:
+        # CreateStateMachine parses to validate: that parse is kept for the executions, and a
+        # definition already parsed (a stack deployed again) is known valid.
+        key = _key(definition)
+        with lock:
+            if key in parsed:
+                return
+        try:
+            template = AmazonStateLanguageParser.parse(definition)[0]
+        except Exception:
+            original_validate(definition)  # moto's own error for it (InvalidDefinition)
+            raise
+        _remember(key, template)
+
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        key = _key(self._evaluation_details.state_machine_details.definition)
         with lock:
             program = idle[key].pop() if idle.get(key) else None
             template = parsed.get(key)
         if program is None:
             if template is None:
                 template = AmazonStateLanguageParser.parse(key[0])[0]
-                with lock:
-                    if len(parsed) >= _PROGRAM_CACHE_SIZE:
-                        parsed.clear()
-                        idle.clear()
-                    parsed[key] = template
+                _remember(key, template)
             # Only components, dicts and lists (no backend, no lock): a deep copy is what a
             # fresh parse would give.
             program = copy.deepcopy(template)
@@ -111,6 +151,13 @@ def parsed_definitions_patches() -> list[Patch]:
 
     found.append(Patch(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint))
     found.append(Patch(ExecutionWorker, "_execution_logic", _execution_logic))
+    found.append(
+        Patch(
+            StepFunctionsParserBackend,
+            "_validate_definition",
+            staticmethod(_validate_definition),
+        )
+    )
     return found
 
 
@@ -140,4 +187,201 @@ def task_clients_patches() -> list[Patch]:
         module = import_module(prefix + name)
         if module.__dict__.get("boto_client_for") is original:
             found.append(Patch(module, "boto_client_for", boto_client_for))
+    return found
+
+
+# Values copy.deepcopy hands back as they are, plus immutable ones it would rebuild equal.
+_SAME = frozenset({str, int, float, bool, type(None), bytes, Decimal, datetime, date, time})
+
+
+def json_copy(value: Any, memo: Any = None) -> Any:
+    """copy.deepcopy for the JSON trees a state's data is: as deep, as independent.
+
+    Dicts and lists (exactly those types) are rebuilt, immutable leaves shared, anything else
+    (a FailureEvent, a subclass) deep-copied. One difference that JSON data cannot see: an
+    object reachable twice is copied twice (deepcopy's memo would copy it once).
+    """
+    kind = type(value)
+    if kind in _SAME:
+        return value
+    if kind is dict:
+        return {
+            (key if type(key) is str else copy.deepcopy(key)): json_copy(item)
+            for key, item in value.items()
+        }
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if isinstance(value, Enum):  # deepcopy gives an enum member back as it is
+        return value
+    return copy.deepcopy(value, memo)
+
+
+class _CopyModule(ModuleType):
+    """The `copy` module, but for `deepcopy`: what the patched interpreter modules see."""
+
+    def __init__(self) -> None:
+        super().__init__("copy")
+        self.deepcopy = json_copy
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+# The interpreter's modules (the pinned moto) that deep-copy a state's data per state or step.
+_COPYING = (
+    "asl.eval.states",
+    "asl.eval.environment",
+    "asl.eval.event.event_manager",
+    "asl.component.common.string.string_expression",
+    "asl.component.common.path.result_path",
+    "asl.component.intrinsic.function.statesfunction.json_manipulation.json_merge",
+    "asl.component.state.exec.execute_state",
+    "asl.component.state.exec.state_map.state_map",
+    "asl.component.state.exec.state_map.iteration.job",
+    "asl.component.state.exec.state_parallel.state_parallel",
+    "asl.component.state.exec.state_task.service.state_task_service",
+)
+
+
+def json_copies_patches() -> list[Patch]:
+    shim = _CopyModule()
+    found = []
+    for name in _COPYING:
+        module = import_module("moto.stepfunctions.parser." + name)
+        if module.__dict__.get("copy") is not copy:
+            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer imports copy")
+        found.append(Patch(module, "copy", shim, key=f"{name}.copy"))
+    return found
+
+
+def result_paths_patches() -> list[Patch]:
+    import functools
+
+    from jsonpath_ng import parse as parse_uncached
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+
+    if result_path.__dict__.get("parse") is not parse_uncached:
+        raise RuntimeError("moto's ResultPath no longer parses with jsonpath_ng.parse")
+    parse = functools.lru_cache(maxsize=1024)(parse_uncached)
+    return [Patch(result_path, "parse", parse, key="result_path.parse")]
+
+
+class _Pool:
+    """Idle daemon workers, reused; a job finding none idle starts one (never waits for one)."""
+
+    IDLE_S = 30.0  # a worker idle this long ends
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, job: Any) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # that worker is now promised this job
+                self._jobs.put(job)
+                return
+        threading.Thread(target=self._work, args=(job,), daemon=True, name="sfn-worker").start()
+
+    def _work(self, job: Any) -> None:
+        while True:
+            job()
+            job = None
+            with self._lock:
+                self._idle += 1
+            try:
+                job = self._jobs.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:  # a job put meanwhile was promised to an idle worker: take it
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        self._idle -= 1
+                        return
+
+
+_POOL = _Pool()
+
+
+class PooledThread:
+    """What moto's interpreter uses of threading.Thread (start, join, is_alive, daemon, name),
+    its target run on a pooled worker. An exception escaping the target goes to
+    threading.excepthook, as a thread's would."""
+
+    def __init__(
+        self,
+        group: Any = None,
+        target: Any = None,
+        name: str | None = None,
+        args: Any = (),
+        kwargs: Any = None,
+        *,
+        daemon: bool | None = None,
+    ) -> None:
+        self._target, self._args, self._kwargs = target, args, kwargs or {}
+        self.name = name or "sfn-job"
+        self.daemon = bool(daemon)
+        self._done = threading.Event()
+        self._started = False
+        self.ident: int | None = None  # the worker's, once the target runs (moto logs them)
+        self.native_id: int | None = None
+
+    def start(self) -> None:
+        if self._started:
+            raise RuntimeError("threads can only be started once")
+        self._started = True
+        _POOL.submit(self._run)
+
+    def _run(self) -> None:
+        self.ident, self.native_id = threading.get_ident(), threading.get_native_id()
+        try:
+            if self._target is not None:
+                self._target(*self._args, **self._kwargs)
+        except BaseException:
+            exc_type, exc_value, exc_tb = sys.exc_info()
+            threading.excepthook(threading.ExceptHookArgs((exc_type, exc_value, exc_tb, None)))
+        finally:
+            self._target = self._args = self._kwargs = None  # as Thread.run drops them
+            self._done.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return self._started and not self._done.is_set()
+
+
+class _ThreadingModule(ModuleType):
+    """The `threading` module, but for `Thread`: what the patched interpreter modules see."""
+
+    def __init__(self) -> None:
+        super().__init__("threading")
+        self.Thread = PooledThread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+# Where the pinned moto starts a thread per execution, per state or per iteration, and how
+# each module names threading.Thread.
+_THREAD_STARTERS = (
+    ("backend.execution_worker", "Thread"),
+    ("asl.component.state.exec.execute_state", "Thread"),
+    ("asl.component.program.program", "threading"),
+    ("asl.component.state.exec.state_map.iteration.inline_iteration_component", "threading"),
+    ("asl.component.state.exec.state_parallel.branch_worker", "threading"),
+)
+
+
+def pooled_threads_patches() -> list[Patch]:
+    shim = _ThreadingModule()
+    found = []
+    for name, attribute in _THREAD_STARTERS:
+        module = import_module("moto.stepfunctions.parser." + name)
+        expected = threading.Thread if attribute == "Thread" else threading
+        if module.__dict__.get(attribute) is not expected:
+            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer uses {attribute}")
+        replacement = PooledThread if attribute == "Thread" else shim
+        found.append(Patch(module, attribute, replacement, key=f"{name}.{attribute}"))
     return found

@@ -1,0 +1,209 @@
+"""Step Functions speed-ups (services/stepfunctions/speedups.py): the same executions, less work.
+
+Each test runs one machine with and without the speed-ups: the outputs and histories must be
+equal, and the work plain moto does (deep copies of JSON data, ResultPath parses, new threads)
+must shrink with them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payops.localaws.core.account import REGION
+from payops.localaws.services.stepfunctions import SERVICE
+from payops.localaws.services.stepfunctions.speedups import PooledThread, json_copy
+
+ROLE = "arn:aws:iam::123456789012:role/local-sfn"
+SPEEDUPS = SERVICE.speedup_patches
+assert SPEEDUPS is not None
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    was_installed = SPEEDUPS.is_installed()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+    (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
+
+
+def test_json_copy_is_as_deep_and_independent_as_deepcopy() -> None:
+    class Opaque:
+        def __init__(self) -> None:
+            self.items = [1, 2]
+
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    value = {"a": [{"b": "c", "n": 1.5, "none": None}], "t": True, "when": when, "o": Opaque()}
+    copied = json_copy(value)
+
+    assert copied == {**value, "o": copied["o"]} and copied["when"] is when
+    assert copied is not value and copied["a"] is not value["a"]
+    assert copied["a"][0] is not value["a"][0]
+    assert copied["o"] is not value["o"] and copied["o"].items == [1, 2]
+    copied["a"][0]["b"] = "changed"
+    copied["o"].items.append(3)
+    assert value["a"][0]["b"] == "c" and value["o"].items == [1, 2]
+
+
+def test_a_pooled_thread_runs_joins_and_reports_like_a_thread() -> None:
+    ran: list[int] = []
+    gate = threading.Event()
+    thread = PooledThread(target=lambda n: (gate.wait(5), ran.append(n)), args=(7,), daemon=True)
+    thread.start()
+    assert thread.is_alive()
+    thread.join(timeout=0.01)
+    assert thread.is_alive() and ran == []  # a timed-out join leaves it running, as a thread's
+    gate.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and ran == [7] and thread.native_id is not None
+    with pytest.raises(RuntimeError):
+        thread.start()
+
+
+DEFINITION = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Put",
+                "States": {
+                    "Put": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::dynamodb:putItem",
+                        "Parameters": {
+                            "TableName": "speedups",
+                            "Item": {
+                                "pk": {"S.$": "$.id"},
+                                "n": {"N.$": "States.Format('{}', $.n)"},
+                            },
+                        },
+                        "ResultPath": "$.put.response",
+                        "End": True,
+                    }
+                },
+            },
+            "ResultPath": "$.results.each",
+            "Next": "Both",
+        },
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "Left", "States": {"Left": {"Type": "Pass", "End": True}}},
+                {
+                    "StartAt": "Right",
+                    "States": {"Right": {"Type": "Pass", "Result": 1, "End": True}},
+                },
+            ],
+            "ResultPath": "$.results.both",
+            "End": True,
+        },
+    },
+}
+
+
+def _run(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:8]}", definition=json.dumps(DEFINITION), roleArn=ROLE
+    )["stateMachineArn"]
+    runs = []
+    for item in inputs:
+        arn = sfn.start_execution(
+            stateMachineArn=machine, name=f"ex-{uuid.uuid4().hex[:8]}", input=json.dumps(item)
+        )["executionArn"]
+        deadline = time.monotonic() + 15
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, arn
+            time.sleep(0.01)
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        runs.append(
+            {
+                "status": described["status"],
+                "output": json.loads(described.get("output", "null")),
+                # Map iterations run side by side: their events interleave in any order.
+                "history": sorted(
+                    json.dumps([e["type"], e.get("stateEnteredEventDetails")], sort_keys=True)
+                    for e in history
+                ),
+            }
+        )
+    return runs
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    from jsonpath_ng.parser import JsonPathParser
+
+    counts = {"json_deepcopies": 0, "threads": 0, "result_path_parses": 0}
+    deepcopy, start, parse = copy.deepcopy, threading.Thread.start, JsonPathParser.parse
+
+    def counting_deepcopy(value: Any, memo: Any = None) -> Any:
+        if memo is None and type(value) in (dict, list):  # a state's data, not a program state
+            counts["json_deepcopies"] += 1
+        return deepcopy(value, memo)
+
+    def counting_start(self: threading.Thread) -> None:
+        counts["threads"] += 1
+        start(self)
+
+    def counting_parse(self: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        if text.startswith("$.put") or text.startswith("$.results"):
+            counts["result_path_parses"] += 1
+        return parse(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(copy, "deepcopy", counting_deepcopy)
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    monkeypatch.setattr(JsonPathParser, "parse", counting_parse)
+    return counts
+
+
+@pytest.fixture
+def table(aws: None) -> None:
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="speedups",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_executions_are_the_same_with_less_copying_parsing_and_fewer_threads(
+    table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = [
+        {"items": [{"id": f"{run}-{i}", "n": i} for i in range(3)], "event": {"deep": [run]}}
+        for run in range(4)
+    ]
+    SPEEDUPS.uninstall()
+    _run(inputs[:1])  # warm: moto's own caches filled before counting
+    plain_counts = _counted(monkeypatch)
+    plain = _run(inputs)
+    monkeypatch.undo()
+
+    SPEEDUPS.install()
+    _run(inputs[:1])  # warm: the program and the first worker threads exist
+    fast_counts = _counted(monkeypatch)
+    fast = _run(inputs)
+
+    assert [r["status"] for r in fast] == ["SUCCEEDED"] * 4
+    each = fast[0]["output"]["results"]["each"]
+    assert [i["id"] for i in each] == ["0-0", "0-1", "0-2"] and "response" in each[2]["put"]
+    assert fast == plain
+    # Plain moto: hundreds of deep copies of JSON data, a ResultPath parse per state and item,
+    # ~10 new threads per execution; with the speed-ups none of those (workers from the warm-up
+    # are reused).
+    assert plain_counts["json_deepcopies"] > 100 and fast_counts["json_deepcopies"] == 0
+    assert plain_counts["result_path_parses"] >= 4 * 5 and fast_counts["result_path_parses"] == 0
+    assert plain_counts["threads"] >= 4 * 8 and fast_counts["threads"] <= 4
