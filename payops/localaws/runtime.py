@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import secrets
 import tempfile
 import time
@@ -28,7 +27,7 @@ from botocore.exceptions import ClientError
 from payops.envelope import LoadedEvent
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.recorder import RECORDER
-from payops.localaws.trace_text import email_summary, execution_error
+from payops.localaws.trace_text import email_summary, execution_error, friendly_names, shorten
 from payops.settings import Settings
 
 SETTLE_TIMEOUT_S = 120.0
@@ -99,26 +98,6 @@ class ReceiverResponse:
 
     payload: Any  # the function's result, decoded JSON (None when it returned nothing)
     function_error: bool  # the function raised (Lambda's FunctionError): a URL answers 502
-
-
-def _short(name: str, prefix: str) -> str:
-    return name[len(prefix) :] if name.startswith(prefix) else name
-
-
-_CDK_HASH = re.compile(r"[0-9A-F]{8}$")
-
-
-def _friendly_names(physical_ids: dict[str, str]) -> dict[str, str]:
-    """Physical name (or the last part of an ARN / URL) -> the construct path CDK named it from.
-
-    CloudFormation names topics, queues and tables "<LogicalId>-<random>"; the trace shows
-    "NotificationsOrders" rather than "NotificationsOrdersE5BDA9DE-0YUHKLBMONZV".
-    """
-    names = {}
-    for logical, physical in physical_ids.items():
-        short = re.split(r"[:/]", physical)[-1]
-        names[short] = _CDK_HASH.sub("", logical)
-    return names
 
 
 class LocalAws:
@@ -204,7 +183,7 @@ class LocalAws:
         from payops.app_factory import STACK_NAME
 
         self.stack_prefix = f"{STACK_NAME}-"
-        self.names = _friendly_names(self.deployed.physical_ids)
+        self.names = friendly_names(self.deployed.physical_ids)
         if self.settings.ingress == "webhook":
             self._set_signing_secret()
         if self.stripe_data is not None:
@@ -524,14 +503,14 @@ class LocalAws:
         }
 
     def _name(self, physical: str) -> str:
-        return self.names.get(physical) or _short(physical, self.stack_prefix)
+        return self.names.get(physical) or shorten(physical, self.stack_prefix)
 
     def _fill(self, trace: EventTrace, mark: int, before: dict[str, Any]) -> None:
         from payops.localaws.services.stepfunctions import simulated_seconds
 
         facts = RECORDER.since(mark)
         trace.rules = sorted(
-            {_short(f.data["rule"], self.stack_prefix) for f in facts if f.kind == "rule_matched"}
+            {shorten(f.data["rule"], self.stack_prefix) for f in facts if f.kind == "rule_matched"}
         )
         for machine, execution in self._started_since(before["executions"]):
             arn = execution.execution_arn
@@ -544,7 +523,7 @@ class LocalAws:
                 if "stateEnteredEventDetails" in e
             ]
             status = self._status(execution)
-            workflow = _short(machine, self.stack_prefix)
+            workflow = shorten(machine, self.stack_prefix)
             trace.executions.append({"state_machine": workflow, "status": status, "states": states})
             if status in FAILED_STATUSES:
                 trace.failed.append(
@@ -588,7 +567,7 @@ class LocalAws:
         """A workflow as the executions name it ("fulfilment"), anything else by construct."""
         name = arn.rsplit(":", 1)[-1]
         if ":stateMachine:" in arn:
-            return _short(name, self.stack_prefix)
+            return shorten(name, self.stack_prefix)
         return self._name(name)
 
     def _dead_lettered(self, trace: EventTrace, facts: list[Any]) -> None:
@@ -602,7 +581,7 @@ class LocalAws:
                     {
                         "event": trace.event_id,
                         "workflow": self._target_name(fact.data["target_arn"]),
-                        "state": f"rule {_short(fact.data['rule'], self.stack_prefix)} -> {dlq}",
+                        "state": f"rule {shorten(fact.data['rule'], self.stack_prefix)} -> {dlq}",
                         "error": str(fact.data.get("error")),
                     }
                 )
@@ -613,7 +592,7 @@ class LocalAws:
                 trace.failed.append(
                     {
                         "event": trace.event_id,
-                        "workflow": _short(str(error.get("pipe", queue)), self.stack_prefix),
+                        "workflow": shorten(str(error.get("pipe", queue)), self.stack_prefix),
                         "state": f"dead-lettered to {queue}",
                         "error": str(error.get("error", "moved to the dead-letter queue")),
                     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -33,3 +34,23 @@ def email_summary(message: Any) -> dict[str, str]:
             (line[9:] for line in raw.splitlines() if line.lower().startswith("subject: ")), ""
         )
     return {"to": ", ".join(addresses), "subject": str(subject)}
+
+
+def shorten(name: str, prefix: str) -> str:
+    return name[len(prefix) :] if name.startswith(prefix) else name
+
+
+_CDK_HASH = re.compile(r"[0-9A-F]{8}$")
+
+
+def friendly_names(physical_ids: dict[str, str]) -> dict[str, str]:
+    """Physical name (or the last part of an ARN / URL) -> the construct path CDK named it from.
+
+    CloudFormation names topics, queues and tables "<LogicalId>-<random>"; the trace shows
+    "NotificationsOrders" rather than "NotificationsOrdersE5BDA9DE-0YUHKLBMONZV".
+    """
+    names = {}
+    for logical, physical in physical_ids.items():
+        short = re.split(r"[:/]", physical)[-1]
+        names[short] = _CDK_HASH.sub("", logical)
+    return names
