@@ -286,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         help="re-measure only the cost per paid order (~30 s) into --out, then re-render",
     )
     args = parser.parse_args(argv)
+    partial = args.cost_only or args.from_results or args.replay_only
+    if partial and not args.out.is_file():
+        # These re-measure one part into the earlier results: without them there is nothing
+        # to add to (a full `make bench` writes them).
+        parser.error(f"--out {args.out}: no earlier results to update (run `make bench` first)")
     if args.cost_only:
         results = json.loads(args.out.read_text())
         results["cost"] = cost.measure()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,18 @@ def test_cost_model_counts_large_events_in_64_kb_chunks() -> None:
     big["event_bytes"] = 200 * 1024
     rows = {row["item"]: row for row in cost.model(big)["rows"]}
     assert rows["EventBridge events in"]["ours_per_order"] == 4
+
+
+@pytest.mark.parametrize("flag", ["--replay-only", "--cost-only", "--from-results"])
+def test_a_partial_run_without_earlier_results_names_the_file(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.run import main
+
+    missing = tmp_path / "results.json"
+    with pytest.raises(SystemExit) as stopped:
+        main([flag, "--out", str(missing)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--out {missing}: no earlier results to update" in err
+    assert "Traceback" not in err
