@@ -19,9 +19,10 @@ import json
 import secrets
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from payops.localaws.fakes.local_http import LocalHttpServer
 from payops.settings import Settings
 
 # The Teams endpoint the local secret names (the real one is the user's Workflows URL).
@@ -48,58 +49,20 @@ def local_secrets(settings: Settings) -> dict[str, str]:
     return values
 
 
-class FakePartners:
+class FakePartners(LocalHttpServer):
     """Context manager: `with FakePartners() as fake: ... fake.routes(settings) ...`."""
 
+    thread_name = "fake-partners"
+
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self._host = host
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host)
         self._lock = threading.Lock()
         self.calls: list[dict[str, Any]] = []
         # provider -> [HTTP status, how many more calls get it] (fault tests)
         self._failures: dict[str, list[int]] = {}
 
-    def start(self) -> FakePartners:
-        if self._server is not None:
-            return self
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer((self._host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="fake-partners",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> FakePartners:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakePartners is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def routes(self, settings: Settings) -> dict[str, str]:
         """HTTP Task / API destination routes: each real API's root -> this server."""

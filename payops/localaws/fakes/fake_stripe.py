@@ -34,10 +34,11 @@ import json
 import re
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from payops.localaws.fakes.local_http import LocalHttpServer
 from payops.localaws.fakes.stripe_catalogue import Catalogue
 from payops.localaws.fakes.stripe_events import EventLog
 from payops.localaws.fakes.stripe_objects import (
@@ -54,60 +55,20 @@ from payops.localaws.fakes.stripe_objects import (
 )
 
 
-class FakeStripe(StripeObjects):
+class FakeStripe(LocalHttpServer, StripeObjects):
     """Context manager: `with FakeStripe() as stripe_api: ... stripe_api.url ...`."""
 
+    thread_name = "fake-stripe"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        LocalHttpServer.__init__(self, host, port)
         self._lock = threading.RLock()
-        self._host = host
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._data_dirs: list[Path] = []
         self.reset()
 
-    # -- lifecycle
-    def start(self) -> FakeStripe:
-        if self._server is not None:
-            return self
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer((self._host, self._port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # fast shutdown()
-            name="fake-stripe",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeStripe:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeStripe is not running: use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    # -- lifecycle (start, stop, url: LocalHttpServer)
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # -- test controls
     def reset(self) -> None:
