@@ -1,7 +1,8 @@
 """Staff notifications: SNS topics, readable messages, SNS->SQS fan-out, audit trail.
 
 Each notice rule starts the Express notice workflow, which formats the message from
-functions/notices/templates.json and publishes it to the rule's staff topic. Raw payment events
+functions/notices/templates.json, claims (notice, Stripe event id) in the idempotency table and
+publishes it to the rule's staff topic: one notice however often the event is delivered. Raw payment events
 go to a fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each
 with its own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow
 writing one DynamoDB item per Stripe event. The chat and ticket queues feed the pipes of
@@ -26,6 +27,7 @@ from constructs import Construct
 
 from stacks.bundling import FUNCTIONS_DIR
 from stacks.functions import python_function
+from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.nag import acknowledge
 from stacks.shared import Shared
 from stacks.targets import RETRY_POLICY, encrypted_queue, from_this_stacks_rules
@@ -57,9 +59,13 @@ TOPIC_OF_RULE = {
 }
 NOTICE_TEMPLATES = FUNCTIONS_DIR / "notices" / "templates.json"
 NOTICE_WHY = (
-    "Express: one formatting call and one publish per notice, well within a minute; "
-    "at-least-once may repeat a notice, which staff notices already allow"
+    "Express: one formatting call, a claim and one publish per notice, well within a minute; "
+    "the claim per (notice, event id) makes at-least-once runs and redeliveries notify once"
 )
+# A claim still SENDING after this long belongs to a run that died (the workflow's
+# TimeoutSeconds is 60): a later copy of the event may take it and notify.
+NOTICE_LEASE_SECONDS = 120
+NOTICE_CLAIM_PREFIX = "notice#"
 
 
 def notice_fields(rule_name: str) -> list[str]:
@@ -158,7 +164,24 @@ class Notifications(Construct):
             asl="notice",
             kind="EXPRESS",
             why=NOTICE_WHY,
-            substitutions={"FormatFunctionArn": self.format_function.function_arn},
+            substitutions={
+                "FormatFunctionArn": self.format_function.function_arn,
+                "IdempotencyTable": self.shared.idempotency.table.table_name,
+                "LeaseSeconds": str(NOTICE_LEASE_SECONDS),
+                "ClaimTtlSeconds": str(CLAIM_TTL_SECONDS),
+            },
+        )
+        # Claim, mark sent, give back: its own "notice#..." items only.
+        self.notice.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[self.shared.idempotency.table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [f"{NOTICE_CLAIM_PREFIX}*"]
+                    }
+                },
+            )
         )
         # The unqualified ARN only (the ASL calls it so), not grant_invoke's "<arn>:*".
         self.notice.role.add_to_principal_policy(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import urllib.parse
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -77,6 +78,17 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _date(stamp: Any) -> str | None:
+    """Epoch seconds in UTC; None for anything else, or a stamp past year 9999 (no retry
+    makes such an event readable, so it must not fail the notice)."""
+    if isinstance(stamp, bool) or not isinstance(stamp, int):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def fields(spec: dict[str, Any], event: dict[str, Any], dashboard_url: str) -> dict[str, Any]:
     obj = _path(event, "data.object") or {}
     values: dict[str, Any] = {}
@@ -87,11 +99,7 @@ def fields(spec: dict[str, Any], event: dict[str, Any], dashboard_url: str) -> d
             values[name] = format_money(_path(obj, how["money"]), obj.get("currency"))
         elif "date" in how:
             stamp = _path(obj, how["date"])
-            values[name] = (
-                datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
-                if isinstance(stamp, int) and not isinstance(stamp, bool)
-                else None
-            )
+            values[name] = _date(stamp)
         elif "dashboard" in how:
             ids = {k: _text(_path(obj, k)) for k in _FIELD.findall(how["dashboard"])}
             if "event" in ids:  # the event's id, not data.object.event
@@ -169,7 +177,7 @@ def format_outbound(
     }
 
 
-def handler(event: dict[str, Any], context: Any = None) -> dict[str, str]:
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Step Functions task: {"notice": rule name, "event": the Stripe Event (`detail`)}, or
     {"outbound": "chat" | "ticket", "event": ..., "largeOrderThresholdJpy": ...} from the
     outbound-message workflow."""
@@ -177,4 +185,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, str]:
     if "outbound" in event:
         threshold = int(event.get("largeOrderThresholdJpy") or 0) or 30000
         return format_outbound(event["outbound"], event["event"], dashboard_url, threshold)
-    return format_notice(event["notice"], event["event"], dashboard_url)
+    notice = format_notice(event["notice"], event["event"], dashboard_url)
+    # The notice workflow's clock (epoch seconds) for its claim's lease and TTL: JSONPath has none.
+    return {**notice, "now": int(time.time())}

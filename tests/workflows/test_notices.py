@@ -13,6 +13,7 @@ import importlib.util
 import json
 import re
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +22,10 @@ import pytest
 from conftest import PARTNER_SOURCE, ROOT, Synthesized, load_fixture
 
 from payops.envelope import LoadedEvent
-from payops.localaws.runtime import LocalAws
+from payops.localaws.runtime import EventTrace, LocalAws
 from payops.rules import Rule
+from payops.settings import HYDRATION_SOURCE, RECONCILIATION_SOURCE
+from stacks.idempotency import CLAIM_TTL_SECONDS
 from stacks.notifications import TOPIC_OF_RULE
 from stacks.rule_catalogue import RuleCatalogue, RuleWithoutTarget
 
@@ -213,6 +216,155 @@ def test_an_event_too_big_for_a_workflow_still_gets_its_notice(local: LocalAws) 
     (notice,) = trace.notices
     assert notice["topic"] == "NotificationsOrders" and "¥4,980" in notice["message"]
     assert {f["workflow"] for f in trace.failed} == {"fulfilment", "NotificationsPaymentActivity"}
+
+
+# ------------------------------------------------------------------------------ once per event
+
+PAID = "checkout.session.completed.card-paid.json"
+LARGE = "checkout.session.completed.jpy-36000.json"
+
+
+def fresh(fixture: str, event_id: str) -> dict[str, Any]:
+    """A fixture's envelope under an event id (and session id) of this test's own."""
+    envelope = load_fixture(f"events/{fixture}")
+    envelope["detail"]["id"] = event_id
+    envelope["detail"]["data"]["object"]["id"] = "cs_test_" + event_id.removeprefix("evt_")
+    return envelope
+
+
+def topics(traces: list[EventTrace]) -> list[str]:
+    return sorted(n["topic"] for trace in traces for n in trace.notices)
+
+
+def notice_ends(trace: EventTrace) -> list[str]:
+    """The last state of each notice run, sorted."""
+    return sorted(e["states"][-1] for e in trace.executions if e["state_machine"] == "notice")
+
+
+def claim(local: LocalAws, notice: str, event_id: str) -> dict[str, Any] | None:
+    tables = local.deployed.resources_of("AWS::DynamoDB::Table")
+    (table,) = [t for logical, t in tables.items() if logical.startswith("IdempotencyTable")]
+    key = {"pk": {"S": f"notice#{notice}#{event_id}"}}
+    return local.client("dynamodb").get_item(TableName=table, Key=key).get("Item")
+
+
+def test_three_deliveries_of_a_paid_order_send_one_staff_notice(local: LocalAws) -> None:
+    envelope = fresh(PAID, "evt_notice_three_deliveries")
+
+    traces = [local.send(LoadedEvent("delivery", envelope)) for _ in range(3)]
+
+    assert topics(traces) == ["NotificationsOrders"]
+    # Each delivery ran the workflow; the claim, not upstream luck, stopped the later two.
+    assert [notice_ends(t) for t in traces] == [["Sent"], ["AlreadySent"], ["AlreadySent"]]
+    item = claim(local, "paid-order", "evt_notice_three_deliveries")
+    assert item is not None and item["status"] == {"S": "SENT"} and "leaseUntil" not in item
+    assert int(item["expiresAt"]["N"]) >= time.time() + CLAIM_TTL_SECONDS - 60
+
+
+@pytest.mark.parametrize("source", [RECONCILIATION_SOURCE, HYDRATION_SOURCE])
+def test_a_copy_the_stack_puts_back_after_the_original_sends_no_second_notice(
+    local: LocalAws, source: str
+) -> None:
+    """Reconciliation's re-injected copy and a thin event's hydrated copy keep Stripe's event id
+    and run through the rule's twin on the app bus (<stack>-paid-order-recovered)."""
+    envelope = fresh(PAID, f"evt_notice_put_back_{source.rsplit('.', 1)[1].replace('-', '_')}")
+    first = local.send(LoadedEvent("original", envelope))
+    assert topics([first]) == ["NotificationsOrders"]
+
+    since = local.since()
+    put = local.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": local.deployed.outputs["AppEventBusName"],
+                "Source": source,
+                "DetailType": envelope["detail-type"],
+                "Detail": json.dumps(envelope["detail"]),
+            }
+        ]
+    )
+    assert put["FailedEntryCount"] == 0
+    copy_ = local.trace_since(
+        since, label="copy", event_id=envelope["detail"]["id"],
+        event_type=envelope["detail-type"], delivery="accepted",
+    )  # fmt: skip
+
+    assert "paid-order-recovered" in copy_.rules
+    assert notice_ends(copy_) == ["AlreadySent"]
+    assert topics([copy_]) == [] and copy_.failed == []
+
+
+def test_two_notices_of_one_event_both_go_out_once(local: LocalAws) -> None:
+    """A large order is also a paid order: two notices, two claims, each sent once."""
+    envelope = fresh(LARGE, "evt_notice_large_and_paid")
+
+    traces = [local.send(LoadedEvent("delivery", envelope)) for _ in range(2)]
+
+    assert topics(traces) == ["NotificationsLargeOrders", "NotificationsOrders"]
+    assert notice_ends(traces[0]) == ["Sent", "Sent"]
+    assert notice_ends(traces[1]) == ["AlreadySent", "AlreadySent"]
+
+
+def test_a_claim_whose_run_died_is_taken_again_after_its_lease(local: LocalAws) -> None:
+    """A run that timed out between claim and publish leaves a SENDING claim: within its lease
+    a copy stays quiet (that run may still publish), past it the copy notifies."""
+    tables = local.deployed.resources_of("AWS::DynamoDB::Table")
+    (table,) = [t for logical, t in tables.items() if logical.startswith("IdempotencyTable")]
+    now = int(time.time())
+    for event_id, lease in (("evt_notice_lease_held", now + 100), ("evt_notice_lease_past", now - 5)):
+        local.client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"notice#paid-order#{event_id}"},
+                "status": {"S": "SENDING"},
+                "owner": {"S": "arn:aws:states:::execution:notice:died"},
+                "leaseUntil": {"N": str(lease)},
+                "expiresAt": {"N": str(now + CLAIM_TTL_SECONDS)},
+            },
+        )
+
+    held = local.send(LoadedEvent("lease held", fresh(PAID, "evt_notice_lease_held")))
+    past = local.send(LoadedEvent("lease past", fresh(PAID, "evt_notice_lease_past")))
+
+    assert notice_ends(held) == ["AlreadySent"] and topics([held]) == []
+    assert notice_ends(past) == ["Sent"] and topics([past]) == ["NotificationsOrders"]
+
+
+def test_a_publish_failure_gives_the_claim_back_and_a_redelivery_notifies(
+    local: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sns.exceptions import InternalError
+    from moto.sns.models import SNSBackend
+
+    envelope = fresh(PAID, "evt_notice_publish_fails")
+    session = envelope["detail"]["data"]["object"]["id"]
+    refused: list[str] = []
+    original = SNSBackend.publish
+
+    def publish(backend: Any, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
+        if session in message and "Orders" in (arn or "") and "Large" not in (arn or ""):
+            refused.append(message)
+            raise InternalError("SNS is down (injected)")
+        return original(backend, message, arn, *args, **kwargs)
+
+    monkeypatch.setattr(SNSBackend, "publish", publish)
+    failed = local.send(LoadedEvent("SNS down", envelope))
+    monkeypatch.undo()
+
+    assert topics([failed]) == []
+    # Every retry of the publish was tried, then the run failed (the failed-notice alarm's cue).
+    assert len(refused) == 1 + asl_retries("Publish")
+    assert [(f["workflow"], f["state"]) for f in failed.failed] == [("notice", "NoticeNotSent")]
+    assert claim(local, "paid-order", "evt_notice_publish_fails") is None  # given back
+
+    redelivered = local.send(LoadedEvent("Stripe retries", envelope))
+
+    assert topics([redelivered]) == ["NotificationsOrders"] and redelivered.failed == []
+    assert notice_ends(redelivered) == ["Sent"]
+
+
+def asl_retries(state: str) -> int:
+    definition = json.loads((ROOT / "statemachines" / "notice.asl.json").read_text())
+    return sum(r.get("MaxAttempts", 3) for r in definition["States"][state]["Retry"])
 
 
 # ------------------------------------------------------------------------------ every rule acts
