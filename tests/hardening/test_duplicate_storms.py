@@ -119,6 +119,21 @@ def test_fifty_deliveries_of_a_subscription_start_provision_one_stack(
     assert [s["StackStatus"] for s in stacks] == ["CREATE_COMPLETE"]
 
 
+def test_fifty_deliveries_of_a_large_paid_order_send_each_staff_notice_once(
+    storm: dict[str, Any],
+) -> None:
+    from payops.localaws.core.recorder import RECORDER
+
+    session = storm["order"]["data"]["object"]["id"]
+    sent = [
+        f.data["topic"]
+        for f in RECORDER.facts("sns_published")
+        if session in str(f.data.get("message")) and "PaymentActivity" not in f.data["topic"]
+    ]
+    kinds = sorted("large" if "LargeOrders" in t else "paid" if "Orders" in t else t for t in sent)
+    assert kinds == ["large", "paid"], sent
+
+
 def test_interleaved_orders_are_each_fulfilled_once(storm: dict[str, Any]) -> None:
     for other in storm["others"]:
         subjects = subjects_to(buyer(other))
@@ -135,6 +150,7 @@ def test_every_duplicate_ran_and_all_but_one_ended_already_handled(
     for asl_name, event in (
         ("fulfilment", storm["order"]),
         ("coupon", storm["order"]),
+        ("notice", storm["order"]),
         ("subscription-provision", storm["subscription"]),
     ):
         machine = next(
@@ -156,6 +172,8 @@ def test_every_duplicate_ran_and_all_but_one_ended_already_handled(
         ("SUCCEEDED", "AlreadyHandled"): 49,
     }
     assert ends["coupon"] == {("SUCCEEDED", "MarkDone"): 1, ("SUCCEEDED", "AlreadyHandled"): 49}
+    # Two notices (paid order, large order), 50 runs each: one claim per (notice, event id).
+    assert ends["notice"] == {("SUCCEEDED", "Sent"): 2, ("SUCCEEDED", "AlreadySent"): 98}
     assert ends["subscription-provision"] == {
         ("SUCCEEDED", "Provisioned"): 1,
         ("SUCCEEDED", "AlreadyHandled"): 49,

@@ -48,7 +48,7 @@ EXPECTED_SUMMARY = {
         "customer-mirror": {"SUCCEEDED": 3},
         "dunning": {"SUCCEEDED": 1},
         "fulfilment": {"SUCCEEDED": 6},
-        "notice": {"SUCCEEDED": 9},  # one per staff notice (the duplicates' too)
+        "notice": {"SUCCEEDED": 9},  # one run per notice rule matched; the duplicates' end AlreadySent
         "subscription-deprovision": {"SUCCEEDED": 1},
         "subscription-provision": {"SUCCEEDED": 1},
     },
@@ -66,7 +66,7 @@ EXPECTED_SUMMARY = {
     ],
     "sns": {
         "NotificationsLargeOrders": 1,
-        "NotificationsOrders": 6,
+        "NotificationsOrders": 4,  # not 6: the duplicates (09, 11) claim and find the notice sent
         "NotificationsPaymentActivity": 11,
         "NotificationsPaymentProblems": 2,
     },
@@ -102,22 +102,19 @@ EXPECTED_SUMMARY = {
     ],
     "dlq": {},
     "failed": [],
-    # Read by eye: amounts per currency, no null text, a Dashboard link each. Staff notices are
-    # not effectively-once: the duplicate delivery (09) notifies again.
+    # Read by eye: amounts per currency, no null text, a Dashboard link each. Staff notices act
+    # once per (notice, event id): the duplicate delivery (09) and the redelivery (11) send none.
     "notices": [
-        # The Payment Link order (10) and its redelivery (11): one notice each.
-        *[
-            {
-                "topic": "NotificationsOrders",
-                "message": (
-                    "Paid order cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4gH7iJ0kL3mN6oP9qR2s"
-                    "T5u: ¥4,980 from kenji.tanaka@example.jp (Kenji Tanaka)\nhttps://dashboard."
-                    "stripe.com/checkout/sessions/cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4g"
-                    "H7iJ0kL3mN6oP9qR2sT5u"
-                ),
-            }
-        ]
-        * 2,
+        # The Payment Link order (10); its redelivery (11) finds the notice's claim.
+        {
+            "topic": "NotificationsOrders",
+            "message": (
+                "Paid order cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4gH7iJ0kL3mN6oP9qR2s"
+                "T5u: ¥4,980 from kenji.tanaka@example.jp (Kenji Tanaka)\nhttps://dashboard."
+                "stripe.com/checkout/sessions/cs_test_a1PaymentLinkCheckoutV9wX2yZ5aB8cD1eF4g"
+                "H7iJ0kL3mN6oP9qR2sT5u"
+            ),
+        },
         {
             "topic": "NotificationsLargeOrders",
             "message": (
@@ -134,15 +131,6 @@ EXPECTED_SUMMARY = {
                 "AoRmhZxtf: ¥36,000 from aiko.watanabe@corp.example.jp (Aiko Watanabe)\n"
                 "https://dashboard.stripe.com/checkout/sessions/cs_test_a10CI1UjLacTi8W"
                 "NdrZNYFL4n2qh6UPFGm7zAJo6SyJLVyBbzi1AoRmhZxtf"
-            ),
-        },
-        {
-            "topic": "NotificationsOrders",
-            "message": (
-                "Paid order cs_test_a1rfC313SyucPIE9BmyQnNOyzszoj11c51cLNYHuYDx2ngdiOTt"
-                "zfDqrhg5e: ¥4,980 from hanako.sato@example.jp (Hanako Sato)\nhttps://da"
-                "shboard.stripe.com/checkout/sessions/cs_test_a1rfC313SyucPIE9BmyQnNOyz"
-                "szoj11c51cLNYHuYDx2ngdiOTtzfDqrhg5e"
             ),
         },
         {
@@ -239,6 +227,10 @@ def test_duplicate_delivery_has_no_second_side_effect(replayed, first: int, agai
     assert [e["states"][-1] for e in fulfilment] == ["AlreadyHandled"]
     assert "FulfilmentOrders" not in duplicate.table_writes
     assert "FulfilmentGrants" not in duplicate.table_writes
+    # Staff notices too: the original's notice claimed (paid-order, event id).
+    assert len(original.notices) == 1 and duplicate.notices == []
+    notices = [e for e in duplicate.executions if e["state_machine"] == "notice"]
+    assert [e["states"][-1] for e in notices] == ["AlreadySent"]
 
 
 def test_replayed_workflows_left_their_records(replayed) -> None:
