@@ -394,6 +394,31 @@ def test_every_notice_rule_starts_the_notice_workflow_with_its_topic(partner: Sy
         assert "Arn" in target["DeadLetterConfig"] and target["RetryPolicy"]
 
 
+def test_the_notice_role_writes_only_its_own_claims(partner: Synthesized) -> None:
+    resources = partner.json["Resources"]
+    statements = [
+        statement
+        for logical, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Policy" and logical.startswith("NotificationsNotice")
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (claims,) = [s for s in statements if "dynamodb" in json.dumps(s["Action"])]
+    assert claims["Action"] == ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    assert claims["Resource"]["Fn::GetAtt"][0].startswith("IdempotencyTable")
+    assert claims["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["notice#*"]}
+    }
+    (machine,) = [
+        r["Properties"] for logical, r in resources.items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+        and logical.startswith("NotificationsNotice")
+    ]  # fmt: skip
+    # A SENDING claim is taken again only once the run that made it is surely over.
+    timeout = json.loads(machine["DefinitionString"])["TimeoutSeconds"]
+    assert int(machine["DefinitionSubstitutions"]["LeaseSeconds"]) > timeout
+    assert int(machine["DefinitionSubstitutions"]["ClaimTtlSeconds"]) >= 3 * 24 * 3600
+
+
 def _catalogue(*names: str) -> RuleCatalogue:
     stack = cdk.Stack(cdk.App(), "CheckStack")
     rules = [Rule(n, "a rule", {"detail-type": ["x"]}, ROOT / f"rules/{n}.json") for n in names]
