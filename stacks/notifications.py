@@ -177,9 +177,7 @@ class Notifications(Construct):
                 actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 resources=[self.shared.idempotency.table.table_arn],
                 conditions={
-                    "ForAllValues:StringLike": {
-                        "dynamodb:LeadingKeys": [f"{NOTICE_CLAIM_PREFIX}*"]
-                    }
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{NOTICE_CLAIM_PREFIX}*"]}
                 },
             )
         )

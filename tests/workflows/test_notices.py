@@ -124,6 +124,27 @@ def test_a_notice_of_null_fields_leaves_them_out(rule: str) -> None:
     assert event["data"]["object"]["id"] in nulled["message"]
 
 
+@pytest.mark.parametrize("due_by", [10**20, -(10**20), 2**63])
+def test_a_date_no_calendar_holds_is_left_out_not_a_failure(due_by: int) -> None:
+    """Such an event stays unreadable however often the notice is retried: no exception."""
+    event = load_fixture("events/charge.dispute.created.json")["detail"]
+    event["data"]["object"]["evidence_details"]["due_by"] = due_by
+    notice = notices.format_notice("dispute", event, DASHBOARD)
+    assert (
+        "evidence due by" not in notice["message"]
+        and event["data"]["object"]["id"] in notice["message"]
+    )
+
+
+def test_the_handler_gives_the_notice_workflow_its_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHBOARD_URL", DASHBOARD)
+    event = load_fixture(f"events/{EXAMPLE_OF_RULE['paid-order']}")["detail"]
+    before = int(time.time())
+    result = notices.handler({"notice": "paid-order", "event": event})
+    assert set(result) == {"subject", "message", "now"}
+    assert before <= result["now"] <= time.time() and isinstance(result["now"], int)
+
+
 # ------------------------------------------------------------------------------ end to end
 
 
@@ -310,7 +331,10 @@ def test_a_claim_whose_run_died_is_taken_again_after_its_lease(local: LocalAws) 
     tables = local.deployed.resources_of("AWS::DynamoDB::Table")
     (table,) = [t for logical, t in tables.items() if logical.startswith("IdempotencyTable")]
     now = int(time.time())
-    for event_id, lease in (("evt_notice_lease_held", now + 100), ("evt_notice_lease_past", now - 5)):
+    for event_id, lease in (
+        ("evt_notice_lease_held", now + 100),
+        ("evt_notice_lease_past", now - 5),
+    ):
         local.client("dynamodb").put_item(
             TableName=table,
             Item={
