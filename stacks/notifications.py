@@ -2,10 +2,10 @@
 
 Each notice rule starts the Express notice workflow, which formats the message from
 functions/notices/templates.json, claims (notice, Stripe event id) in the idempotency table and
-publishes it to the rule's staff topic: one notice however often the event is delivered. Raw payment events
-go to a fan-out topic with one SQS queue per independent consumer (chat, ticket, audit), each
-with its own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express workflow
-writing one DynamoDB item per Stripe event. The chat and ticket queues feed the pipes of
+publishes it to the rule's staff topic: one notice however often the event is delivered. Raw
+payment events go to a fan-out topic with one SQS queue per independent consumer (chat, ticket,
+audit), each with its own DLQ; the audit queue feeds an EventBridge Pipe that starts an Express
+workflow writing one DynamoDB item per Stripe event. The chat and ticket queues feed the pipes of
 stacks/outbound.py when `chatProvider` / `ticketProvider` is set.
 """
 

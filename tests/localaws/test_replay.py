@@ -48,9 +48,8 @@ EXPECTED_SUMMARY = {
         "customer-mirror": {"SUCCEEDED": 3},
         "dunning": {"SUCCEEDED": 1},
         "fulfilment": {"SUCCEEDED": 6},
-        "notice": {
-            "SUCCEEDED": 9
-        },  # one run per notice rule matched; the duplicates' end AlreadySent
+        # One run per notice rule matched; the duplicates' runs end AlreadySent.
+        "notice": {"SUCCEEDED": 9},
         "subscription-deprovision": {"SUCCEEDED": 1},
         "subscription-provision": {"SUCCEEDED": 1},
     },
