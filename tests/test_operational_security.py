@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, Synthesized, synthesize
 
 from payops.patterns import matches
-from stacks.backstop import handled_errors
+from stacks.backstop import fail_states, handled_errors, unnamed_failures
 
 STATEMACHINES = sorted((ROOT / "statemachines").glob("*.asl.json"))
 EXPRESS_MAX_SECONDS = 300  # an Express execution cannot run longer than 5 minutes
@@ -323,7 +323,9 @@ def test_sns_to_sqs_subscriptions_have_dead_letter_queues(synthesized: Synthesiz
 # --- 3. the backstop for failures no Catch sees -----------------------------------------------
 
 
-def _status_event(machine_arn: str, status: str, error: str | None = "absent") -> dict:
+def _status_event(
+    machine_arn: str, status: str, error: str | None = "absent", cause: str | None = "absent"
+) -> dict:
     detail: dict[str, Any] = {
         "executionArn": machine_arn.replace(":stateMachine:", ":execution:") + ":run-1",
         "stateMachineArn": machine_arn,
@@ -333,41 +335,71 @@ def _status_event(machine_arn: str, status: str, error: str | None = "absent") -
     }
     if error != "absent":
         detail["error"] = error
+    if cause != "absent":
+        detail["cause"] = cause
     return {"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
             "account": "123456789012", "region": "us-east-1", "detail": detail}  # fmt: skip
 
 
 def test_backstop_rule_alerts_staff_for_runs_no_catch_saw(partner: Synthesized) -> None:
-    template = partner.json
-    [rule] = [
-        r["Properties"] for r in resources(partner, "AWS::Events::Rule").values()
-        if r["Properties"].get("Name") == "StripePayOps-workflow-backstop"
-    ]  # fmt: skip
-    assert rule["EventBusName"] == "default"  # where Step Functions sends its events
-    [target] = rule["Targets"]
+    """Two rules: runs whose event names an error, and runs whose event names none (timeouts,
+    aborts); every run no Catch saw matches exactly one of them."""
+    rules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in resources(partner, "AWS::Events::Rule").values()
+        if r["Properties"]["Name"].startswith("StripePayOps-workflow-backstop")
+    }
+    assert sorted(rules) == [
+        "StripePayOps-workflow-backstop",
+        "StripePayOps-workflow-backstop-no-error",
+    ]
     alerts = [k for k, v in resources(partner, "AWS::SNS::Topic").items()
               if "PaymentProblems" in k]  # fmt: skip
-    assert target["Arn"] == {"Ref": alerts[0]} and target["DeadLetterConfig"]
     machines = resources(partner, "AWS::StepFunctions::StateMachine")
     standard = {k for k, v in machines.items() if v["Properties"]["StateMachineType"] == "STANDARD"}
-    listed = {ref["Ref"] for ref in rule["EventPattern"]["detail"]["stateMachineArn"]}
-    assert listed == standard and standard
-
-    # The pattern, evaluated with the project's EventBridge matcher on concrete ARNs.
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:StripePayOps-fulfilment-retry"
-    pattern = json.loads(json.dumps(rule["EventPattern"]))
-    pattern["detail"]["stateMachineArn"] = [arn]
+    patterns = {}
+    for name, rule in rules.items():
+        assert rule["EventBusName"] == "default"  # where Step Functions sends its events
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Ref": alerts[0]} and target["DeadLetterConfig"]
+        listed = {ref["Ref"] for ref in rule["EventPattern"]["detail"]["stateMachineArn"]}
+        assert listed == standard and standard
+        # The pattern, evaluated with the project's EventBridge matcher on concrete ARNs.
+        pattern = json.loads(json.dumps(rule["EventPattern"]))
+        pattern["detail"]["stateMachineArn"] = [arn]
+        patterns[name.removeprefix("StripePayOps-workflow-backstop")] = pattern
+
+    def matched(event: dict) -> list[str]:
+        return [name for name, pattern in patterns.items() if matches(pattern, event)]
+
     handled = handled_errors("fulfilment-retry")
     assert handled == ["FulfilmentFailed"]
-    assert matches(pattern, _status_event(arn, "TIMED_OUT"))
-    assert matches(pattern, _status_event(arn, "ABORTED"))
-    assert matches(pattern, _status_event(arn, "FAILED", "States.Runtime"))
-    assert matches(pattern, _status_event(arn, "FAILED"))  # no error field: alert anyway
-    assert not matches(pattern, _status_event(arn, "FAILED", "FulfilmentFailed"))  # alerted
-    assert not matches(pattern, _status_event(arn, "SUCCEEDED"))
+    assert matched(_status_event(arn, "TIMED_OUT")) == ["-no-error"]
+    assert matched(_status_event(arn, "ABORTED")) == ["-no-error"]
+    assert matched(_status_event(arn, "FAILED", "States.Runtime")) == [""]
+    assert matched(_status_event(arn, "FAILED")) == ["-no-error"]  # no error field: alert anyway
+    assert matched(_status_event(arn, "FAILED", "States.Runtime", "a cause")) == [""]
+    assert matched(_status_event(arn, "FAILED", None, unnamed_failures("reconciliation")[0])) == [
+        "-no-error"  # a Fail state without an Error name: error is null
+    ]
+    assert matched(_status_event(arn, "FAILED", "FulfilmentFailed")) == []  # it alerted itself
+    assert matched(_status_event(arn, "SUCCEEDED")) == []
     other = arn.replace("fulfilment-retry", "someone-elses")
-    assert not matches(pattern, _status_event(other, "TIMED_OUT"))
-    del template  # only resources() above
+    assert matched(_status_event(other, "TIMED_OUT")) == []
+    # Each message reads only fields its rule's events carry: no `null` for a missing error.
+    paths = {n: r["Targets"][0]["InputTransformer"]["InputPathsMap"] for n, r in rules.items()}
+    assert "error" in paths["StripePayOps-workflow-backstop"]
+    assert "error" not in paths["StripePayOps-workflow-backstop-no-error"]
+
+
+def test_every_fail_state_without_an_error_name_has_a_cause() -> None:
+    """The backstop tells such a run's event (error null) by its Cause; with neither, it would
+    print `null`."""
+    for path in sorted((ROOT / "statemachines").glob("*.asl.json")):
+        name = path.name.removesuffix(".asl.json")
+        for state in fail_states(name):
+            assert state.get("Error") or state.get("Cause"), (path.name, state)
 
 
 def test_alerts_topic_lets_the_backstop_rule_publish(partner: Synthesized) -> None:

@@ -22,7 +22,7 @@ from local_events import alerts_topic_arn, loaded, machine_arn, module_local, st
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.runtime import LocalAws
 from payops.localaws.services import stepfunctions
-from stacks.backstop import handled_errors
+from stacks.backstop import handled_errors, unnamed_failures
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,59 @@ def test_a_failure_no_catch_sees_alerts_staff_once(local: LocalAws) -> None:
     )
     alerts = _alerts_since(local, mark)
     assert len(alerts) == 1, alerts
+    message = alerts[0]["message"]
+    assert f"ended FAILED with error {done['error']} " in message, message
+    assert "null" not in message and done["name"] in message
+
+
+def _status_change(local: LocalAws, asl: str, status: str, **fields: str | None) -> list[dict]:
+    """Deliver Step Functions' status event for a run of `asl` (Standard) to the default
+    bus's rules, as the local AWS does when a run ends (status_events.py: PutEvents refuses an
+    `aws.` source from a caller), and return the alerts it caused."""
+    from moto.events.models import events_backends
+
+    from payops.localaws.core.account import ACCOUNT, REGION
+
+    machine = machine_arn(local, asl)
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    detail = {
+        "executionArn": machine.replace(":stateMachine:", ":execution:") + f":{name}",
+        "stateMachineArn": machine, "name": name, "status": status, "input": "{}",
+        "output": None, **fields,
+    }  # fmt: skip
+    event = {"version": "0", "id": str(uuid.uuid4()), "source": "aws.states",
+             "detail-type": "Step Functions Execution Status Change", "account": ACCOUNT,
+             "region": REGION, "resources": [detail["executionArn"]], "detail": detail}  # fmt: skip
+    mark = RECORDER.mark()
+    for rule in list(events_backends[ACCOUNT][REGION].event_buses["default"].rules.values()):
+        rule.send_to_targets(dict(event))
+    local.settle()
+    return [dict(a, name=name) for a in _alerts_since(local, mark)]
+
+
+@pytest.mark.parametrize(
+    ("status", "fields"),
+    [
+        ("ABORTED", {}),  # no error field at all
+        ("TIMED_OUT", {"error": None, "cause": None}),
+        # A Fail state without an Error name (reconciliation's NotReinjected): error is null.
+        ("FAILED", {"error": None, "cause": unnamed_failures("reconciliation")[0]}),
+    ],
+)
+def test_a_run_whose_event_names_no_error_gets_a_message_without_null(
+    local: LocalAws, status: str, fields: dict
+) -> None:
+    (alert,) = _status_change(local, "reconciliation", status, **fields)
+    message = alert["message"]
+    assert f"Workflow run {alert['name']} ended {status} " in message, message
+    assert "no error name given" in message and "null" not in message, message
+
+
+def test_a_failure_the_workflow_alerted_itself_gets_no_second_message(local: LocalAws) -> None:
+    (handled,) = handled_errors("fulfilment-retry")
+    assert _status_change(local, "fulfilment-retry", "FAILED", error=handled, cause="x") == []
+    (alert,) = _status_change(local, "fulfilment-retry", "FAILED", error="States.Runtime")
+    assert "ended FAILED with error States.Runtime " in alert["message"]
 
 
 def test_a_successful_run_sends_no_backstop_alert(local: LocalAws) -> None:
