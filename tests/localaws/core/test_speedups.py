@@ -43,6 +43,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.result_paths",
         "sfn.pooled_threads",
         "sfn.json_copies",
+        "sfn.execution_index",
         "sqs.send_message_attributes",
         "events.input_paths",
     }

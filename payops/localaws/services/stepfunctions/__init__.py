@@ -21,6 +21,7 @@ Speed-ups (same behaviour, less work):
 - sfn.json_copies
 - sfn.result_paths
 - sfn.pooled_threads
+- sfn.execution_index
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from payops.localaws.core.registry import Service
 from payops.localaws.services.stepfunctions import (
     checks,
     error_names,
+    lookups,
     resources,
     simulated_time,
     speedups,
@@ -67,6 +69,7 @@ SPEEDUP_PATCHES = Patches(
     speedups.json_copies_patches,
     speedups.result_paths_patches,
     speedups.pooled_threads_patches,
+    lookups.execution_index_patches,
 )
 
 SERVICE = Service(
@@ -76,7 +79,7 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups=speedups.SPEEDUPS,
+    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS},
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),
