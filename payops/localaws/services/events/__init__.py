@@ -28,7 +28,11 @@ from __future__ import annotations
 from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
 from payops.localaws.services.events import bus, bus_policy, checks, resources, speedups, targets
-from payops.localaws.services.events.bus import MAX_PUT_EVENTS_BYTES, entry_size
+from payops.localaws.services.events.bus import (
+    MAX_PUT_EVENTS_BYTES,
+    deliver_partner_event,
+    entry_size,
+)
 from payops.localaws.services.events.targets import (
     MAX_BUS_HOPS,
     MAX_EXECUTION_INPUT_BYTES,
@@ -67,6 +71,7 @@ __all__ = [
     "MAX_PUT_EVENTS_BYTES",
     "PATCHES",
     "SERVICE",
+    "deliver_partner_event",
     "entry_size",
     "install",
     "is_installed",
