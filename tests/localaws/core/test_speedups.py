@@ -44,6 +44,8 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.pooled_threads",
         "sfn.json_copies",
         "sfn.execution_index",
+        "sfn.inline_tasks",
+        "sfn.thread_lists",
         "sqs.send_message_attributes",
         "events.input_paths",
     }

@@ -163,7 +163,7 @@ def deliver_partner_event(entry: dict[str, Any], account: str, region: str) -> s
 
     try:
         result = events_backends[account][region].put_events([entry])[0]
-    except (JsonRESTError, ServiceException) as err:  # e.g. over the 1 MiB limit: Stripe would see it fail
+    except (JsonRESTError, ServiceException) as err:  # over the 1 MiB limit: Stripe sees it fail
         return f"refused: {getattr(err, 'message', err)}"
     return "accepted" if "EventId" in result else f"refused: {result.get('ErrorMessage')}"
 

@@ -22,6 +22,8 @@ Speed-ups (same behaviour, less work):
 - sfn.result_paths
 - sfn.pooled_threads
 - sfn.execution_index
+- sfn.inline_tasks
+- sfn.thread_lists
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ SPEEDUP_PATCHES = Patches(
     speedups.result_paths_patches,
     speedups.pooled_threads_patches,
     lookups.execution_index_patches,
+    speedups.inline_tasks_patches,
+    speedups.thread_lists_patches,
 )
 
 SERVICE = Service(
