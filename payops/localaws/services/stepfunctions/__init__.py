@@ -24,6 +24,7 @@ Speed-ups (same behaviour, less work):
 - sfn.execution_index
 - sfn.inline_tasks
 - sfn.thread_lists
+- sfn.direct_calls
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
 from payops.localaws.services.stepfunctions import (
     checks,
+    direct_calls,
     error_names,
     lookups,
     resources,
@@ -74,6 +76,7 @@ SPEEDUP_PATCHES = Patches(
     lookups.execution_index_patches,
     speedups.inline_tasks_patches,
     speedups.thread_lists_patches,
+    direct_calls.direct_calls_patches,
 )
 
 SERVICE = Service(
@@ -83,7 +86,7 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS},
+    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS, **direct_calls.SPEEDUPS},
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),

@@ -58,7 +58,7 @@ SPEEDUPS: dict[str, str] = {
 }
 
 # Modules that bind moto's boto_client_for by name (the pinned moto).
-_CLIENT_USERS = (
+CLIENT_USERS = (
     "state_map.result_writer.resource_eval.resource_eval_s3",
     "state_map.item_reader.eval.resource_eval_s3",
     "state_task.lambda_eval_utils",
@@ -193,7 +193,7 @@ def task_clients_patches() -> list[Patch]:
         return client
 
     prefix = "moto.stepfunctions.parser.asl.component.state.exec."
-    for name in _CLIENT_USERS:
+    for name in CLIENT_USERS:
         module = import_module(prefix + name)
         if module.__dict__.get("boto_client_for") is original:
             found.append(Patch(module, "boto_client_for", boto_client_for))
