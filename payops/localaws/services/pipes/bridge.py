@@ -128,9 +128,13 @@ _clients: dict[tuple[str, str, str | None], Any] = {}
 
 def _client(service: str, region: str) -> Any:
     # Cached: drain() runs on every settle poll, and a boto3 client costs ~10 ms to create.
+    # In-process, straight to moto's handler (core.direct_client), as Task states call it.
+    from payops.localaws.core.direct_client import direct
+
     key = (service, region, _endpoint_url)
     if key not in _clients:
-        _clients[key] = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+        client = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+        _clients[key] = client if _endpoint_url else direct(client)
     return _clients[key]
 
 

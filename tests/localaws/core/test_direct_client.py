@@ -1,4 +1,4 @@
-"""sfn.direct_calls (services/stepfunctions/direct_calls.py): a Task's JSON-protocol call skips
+"""core/direct_client.py (sfn.direct_calls, the pipes' receives): a call skips
 botocore's request pipeline but answers exactly as the client does, errors included."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
-from payops.localaws.services.stepfunctions.direct_calls import DirectClient, direct
+from payops.localaws.core.direct_client import DirectClient, direct
 
 
 @pytest.fixture
@@ -100,8 +100,24 @@ def test_the_http_client_is_not_used_and_other_protocols_keep_it(
     fast.put_item(TableName="direct", Item={"pk": {"S": "quiet"}})
     assert sent == []
     assert fast.meta is dynamodb.meta and fast.exceptions is dynamodb.exceptions
-    sns = boto3.client("sns", region_name=REGION)  # query protocol: left to botocore
-    assert direct(sns) is sns
+    s3 = boto3.client("s3", region_name=REGION)  # REST-XML: left to botocore
+    assert direct(s3) is s3
+
+
+def test_query_and_rest_json_services_answer_as_their_clients() -> None:
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)  # query protocol (XML answers)
+        topic = direct(sns).create_topic(Name="direct")["TopicArn"]
+        assert topic == sns.create_topic(Name="direct")["TopicArn"]
+        published = direct(sns).publish(TopicArn=topic, Message="hello", Subject="s")
+        assert published["MessageId"] and published["ResponseMetadata"]["HTTPStatusCode"] == 200
+        with pytest.raises(sns.exceptions.NotFoundException):
+            direct(sns).publish(TopicArn=topic + "-gone", Message="x")
+        sesv2 = boto3.client("sesv2", region_name=REGION)  # REST-JSON: path and query string
+        direct(sesv2).create_email_identity(EmailIdentity="shop@example.com")
+        listed = direct(sesv2).list_email_identities(PageSize=5)["EmailIdentities"]
+        assert [i["IdentityName"] for i in listed] == ["shop@example.com"]
+        assert listed == sesv2.list_email_identities(PageSize=5)["EmailIdentities"]
 
 
 def test_a_workflow_sees_the_same_outputs_and_error_names(monkeypatch: pytest.MonkeyPatch) -> None:
