@@ -14,6 +14,7 @@ moto gaps bridged here (`SERVICE.gaps`):
 - events.sfn_input_limit
 - events.reserved_sources
 - events.bus_policy
+- events.partner_bus_names
 - AWS::Events::EventBus
 - AWS::Events::Archive
 - AWS::Events::Connection
