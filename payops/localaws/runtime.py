@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
 from payops.envelope import LoadedEvent
 from payops.localaws.core.account import ACCOUNT, REGION
@@ -337,6 +336,8 @@ class LocalAws:
         return ReceiverResponse(payload, "FunctionError" in result)
 
     def _put_partner(self, envelope: dict[str, Any]) -> str:
+        from payops.localaws.services.events import deliver_partner_event
+
         entry = {
             "EventBusName": self.bus_name,
             "Source": envelope["source"],
@@ -344,12 +345,7 @@ class LocalAws:
             "Detail": json.dumps(envelope["detail"]),
             "Resources": envelope.get("resources", []),
         }
-        try:
-            result = self.client("events").put_events(Entries=[entry])
-        except ClientError as err:  # e.g. over the 1 MiB PutEvents limit: Stripe would see it fail
-            return f"refused: {err.response['Error'].get('Message', err)}"
-        failed = result["Entries"][0]
-        return "accepted" if "EventId" in failed else f"refused: {failed.get('ErrorMessage')}"
+        return deliver_partner_event(entry, ACCOUNT, REGION)
 
     def _post_webhook(self, stripe_event: dict[str, Any]) -> str:
         """A signed HTTP request into the receiver's function URL, as Stripe sends it."""

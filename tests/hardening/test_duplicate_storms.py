@@ -46,15 +46,18 @@ def local() -> Iterator[LocalAws]:
 
 
 def put_all_at_once(local: LocalAws, entries: list[dict[str, Any]]) -> list[int]:
-    """THREADS threads, released together, each putting its share one entry per call."""
-    events = local.client("events")
+    """THREADS threads, released together, each delivering its share one entry at a time, as
+    Stripe's event destination does (the partner's delivery: PutEvents refuses its bus)."""
+    from payops.localaws.core.account import ACCOUNT, REGION
+    from payops.localaws.services.events import deliver_partner_event
+
     start = threading.Barrier(THREADS)
     failed: list[int] = []
 
     def worker(share: list[dict[str, Any]]) -> None:
         start.wait()
         for entry in share:
-            failed.append(events.put_events(Entries=[entry])["FailedEntryCount"])
+            failed.append(0 if deliver_partner_event(entry, ACCOUNT, REGION) == "accepted" else 1)
 
     threads = [threading.Thread(target=worker, args=(entries[i::THREADS],)) for i in range(THREADS)]
     for thread in threads:

@@ -120,8 +120,10 @@ def test_event_near_the_size_limit_is_archived_and_dead_lettered_where_too_big(
 def test_event_over_the_size_limit_is_refused_by_put_events(local: LocalAws) -> None:
     order = padded(stripe_event(CARD_ORDER), MAX_PUT_EVENTS_BYTES + 1, local)
     archived, mark = archived_count(local), RECORDER.mark()
+    # Onto a bus the caller may name (the app bus): the request is refused as a whole.
+    app_entry = {**put_entry(local, order), "EventBusName": app_bus(local)}
     with pytest.raises(ClientError) as refused:
-        local.client("events").put_events(Entries=[put_entry(local, order)])
+        local.client("events").put_events(Entries=[app_entry])
     error = refused.value.response["Error"]
     assert error["Code"] == "ValidationException"
     assert "over the limit" in error["Message"]
@@ -135,8 +137,14 @@ def test_event_over_the_size_limit_is_refused_by_put_events(local: LocalAws) -> 
 
     # The limit is per request: two entries that fit alone are refused together.
     half = padded(stripe_event(CARD_ORDER), MAX_PUT_EVENTS_BYTES // 2 + 1, local)
-    with pytest.raises(ClientError):
-        local.client("events").put_events(Entries=[put_entry(local, half)] * 2)
+    half_entry = {**put_entry(local, half), "EventBusName": app_bus(local)}
+    with pytest.raises(ClientError) as refused:
+        local.client("events").put_events(Entries=[half_entry] * 2)
+    assert "over the limit" in refused.value.response["Error"]["Message"]
+
+
+def app_bus(local: LocalAws) -> str:
+    return str(local.deployed.outputs["AppEventBusName"])
 
 
 # -- unknown and newer events ----------------------------------------------------------------------

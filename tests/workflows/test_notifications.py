@@ -142,15 +142,16 @@ def deploy_rule(synth: Synthesized, name: str, arn_of: dict[str, str]) -> None:
 
 
 def put(envelope: dict[str, Any]) -> None:
-    result = client("events").put_events(
-        Entries=[{
-            "Source": envelope["source"],
-            "DetailType": envelope["detail-type"],
-            "Detail": json.dumps(envelope["detail"]),
-            "EventBusName": PARTNER_SOURCE,
-        }]
-    )  # fmt: skip
-    assert result["FailedEntryCount"] == 0, result
+    """Stripe's delivery onto its partner bus (PutEvents refuses a partner bus name)."""
+    from payops.localaws.services.events import deliver_partner_event
+
+    entry = {
+        "Source": envelope["source"],
+        "DetailType": envelope["detail-type"],
+        "Detail": json.dumps(envelope["detail"]),
+        "EventBusName": PARTNER_SOURCE,
+    }
+    assert deliver_partner_event(entry, ACCOUNT, REGION) == "accepted"
 
 
 # ------------------------------------------------------------------------------ topics

@@ -43,6 +43,10 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.result_paths",
         "sfn.pooled_threads",
         "sfn.json_copies",
+        "sfn.execution_index",
+        "sfn.inline_tasks",
+        "sfn.thread_lists",
+        "sfn.direct_calls",
         "sqs.send_message_attributes",
         "events.input_paths",
     }

@@ -505,8 +505,23 @@ def test_partner_bus_found_by_name_or_arn_and_stripe_delivery(aws: None, bridge:
         "by-name",
         "by-arn",
     }
-    ok = put(SESSION, bus=bus_arn, source=PARTNER)
-    assert ok["FailedEntryCount"] == 0
+    # Only the partner puts onto a partner bus: PutEvents refuses its name and its ARN, as AWS's
+    # NonPartnerEventBusNameOrArn pattern does, for the whole request.
+    for named in (PARTNER, bus_arn):
+        with pytest.raises(ClientError) as refused:
+            put(SESSION, bus=named, source=PARTNER)
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert error["Message"].startswith(
+            f"1 validation error detected: Value '{named}' at 'entries.1.member.eventBusName' "
+            "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+        )
+    assert messages(url) == []
+    entry = {"Source": PARTNER, "DetailType": "x", "Detail": json.dumps(SESSION)}
+    delivered = events_bridge.deliver_partner_event(
+        {**entry, "EventBusName": bus_arn}, ACCOUNT, REGION
+    )
+    assert delivered == "accepted"
     assert [m["source"] for m in messages(url)] == [PARTNER, PARTNER]
     events.put_partner_events(
         Entries=[{"Source": PARTNER, "DetailType": "x", "Detail": json.dumps(SESSION)}]
@@ -522,19 +537,20 @@ def test_aws_sources_are_reserved(aws: None, bridge: Bridge) -> None:
     bridge.on()
     entries = [
         {"Source": PARTNER, "DetailType": "x", "Detail": "{}"},  # default bus
-        {"Source": PARTNER, "DetailType": "x", "Detail": "{}", "EventBusName": PARTNER},
-        {"Source": "aws.s3", "DetailType": "x", "Detail": "{}", "EventBusName": PARTNER},
+        {"Source": "aws.s3", "DetailType": "x", "Detail": "{}"},
         {"Source": SOURCE, "DetailType": "x", "Detail": "{}"},
     ]
     result = events.put_events(Entries=entries)
     codes = [e.get("ErrorCode") for e in result["Entries"]]
-    assert codes == [
-        "NotAuthorizedForSourceException",
-        None,
-        "NotAuthorizedForSourceException",
-        None,
-    ]
+    assert codes == ["NotAuthorizedForSourceException", "NotAuthorizedForSourceException", None]
     assert result["FailedEntryCount"] == 2
+    # On its own bus the partner's delivery may use its source, and no other aws.* source.
+    on_partner_bus = {"DetailType": "x", "Detail": "{}", "EventBusName": PARTNER}
+    deliver = events_bridge.deliver_partner_event
+    assert deliver({**on_partner_bus, "Source": PARTNER}, ACCOUNT, REGION) == "accepted"
+    assert deliver({**on_partner_bus, "Source": "aws.s3"}, ACCOUNT, REGION) == (
+        "refused: Not authorized for the source."
+    )
 
 
 def test_cloudformation_partner_bus(aws: None, bridge: Bridge) -> None:
@@ -606,15 +622,9 @@ def test_works_under_threaded_moto_server(bridge: Bridge) -> None:
             ),
         )
         events.put_targets(Rule="srv", EventBusName=PARTNER, Targets=[{"Id": "t", "Arn": topic}])
-        events.put_events(
-            Entries=[
-                {
-                    "Source": PARTNER,
-                    "DetailType": "x",
-                    "EventBusName": PARTNER,
-                    "Detail": json.dumps(SESSION),
-                }
-            ]
+        # The partner's own API (Stripe's side of the event destination) reaches its bus.
+        events.put_partner_events(
+            Entries=[{"Source": PARTNER, "DetailType": "x", "Detail": json.dumps(SESSION)}]
         )
         body = sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"]
         assert json.loads(body)["detail"] == SESSION

@@ -14,6 +14,7 @@ moto gaps bridged here (`SERVICE.gaps`):
 - events.sfn_input_limit
 - events.reserved_sources
 - events.bus_policy
+- events.partner_bus_names
 - AWS::Events::EventBus
 - AWS::Events::Archive
 - AWS::Events::Connection
@@ -28,7 +29,11 @@ from __future__ import annotations
 from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
 from payops.localaws.services.events import bus, bus_policy, checks, resources, speedups, targets
-from payops.localaws.services.events.bus import MAX_PUT_EVENTS_BYTES, entry_size
+from payops.localaws.services.events.bus import (
+    MAX_PUT_EVENTS_BYTES,
+    deliver_partner_event,
+    entry_size,
+)
 from payops.localaws.services.events.targets import (
     MAX_BUS_HOPS,
     MAX_EXECUTION_INPUT_BYTES,
@@ -67,6 +72,7 @@ __all__ = [
     "MAX_PUT_EVENTS_BYTES",
     "PATCHES",
     "SERVICE",
+    "deliver_partner_event",
     "entry_size",
     "install",
     "is_installed",

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""EventBridge buses: event patterns, bus names and ARNs, partner buses and their sources, the
+PutEvents size limit and source check, Stripe's partner delivery, archive replays."""
 
 from __future__ import annotations
 
@@ -148,6 +149,23 @@ def _put_partner_events(self: Any, entries: list[dict[str, Any]]) -> None:
             backend = events_backends[account_id][self.region_name]
             if source in backend.event_buses:
                 backend.put_events([dict(entry, EventBusName=source)])
+
+
+def deliver_partner_event(entry: dict[str, Any], account: str, region: str) -> str:
+    """Stripe's delivery of one event onto its partner event bus: "accepted" or "refused: why".
+
+    The partner side delivers, not a PutEvents call in the account (AWS refuses a partner bus
+    name there), so no caller is recorded and no bus policy is asked; the size limit and the
+    source check of `_put_events` apply as they do to Stripe.
+    """
+    from moto.core.exceptions import JsonRESTError, ServiceException
+    from moto.events.models import events_backends
+
+    try:
+        result = events_backends[account][region].put_events([entry])[0]
+    except (JsonRESTError, ServiceException) as err:  # over the 1 MiB limit: Stripe sees it fail
+        return f"refused: {getattr(err, 'message', err)}"
+    return "accepted" if "EventId" in result else f"refused: {result.get('ErrorMessage')}"
 
 
 def _replay_events(self: Any, archive: Any) -> None:

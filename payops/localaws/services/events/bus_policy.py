@@ -12,6 +12,11 @@ bus denies PutEvents to every principal but the receiver's role), so the local A
   (Principal, Action, Resource and Condition: Arn*, String*, Bool), with
   AccessDeniedException in that entry, as AWS reports it.
 
+A caller can never name a partner event bus (`aws.partner/stripe.com/...`, or its ARN) in
+PutEvents: AWS validates EventBusName against botocore's `NonPartnerEventBusNameOrArn` pattern and
+refuses the whole request with a ValidationException, which the pinned moto does not. Only the
+partner (Stripe) puts onto its bus: `bus.deliver_partner_event` emulates that delivery.
+
 Allow statements are not evaluated: in one account moto lets every principal act (it checks no
 identity policies), so only an explicit Deny can change the outcome. Calls made by AWS itself
 (partner sources, archive replays, bus-to-bus targets) carry no caller and are not checked.
@@ -45,7 +50,46 @@ def principal_arn(account_id: str, access_key_id: str) -> str:
     return f"arn:aws:iam::{account_id}:root"
 
 
+def _event_bus_name_pattern() -> str:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("events")
+    member = model.shape_for("PutEventsRequestEntry").members["EventBusName"]
+    return str(member.metadata["pattern"])
+
+
+_PATTERN: list[Any] = []  # [(text, compiled)] once read from botocore's model
+
+
+def partner_bus_refusal(entries: list[dict[str, Any]]) -> str | None:
+    """AWS's ValidationException message when an entry names a bus outside the pattern (a
+    partner bus, by name or ARN), else None."""
+    import re
+
+    if not _PATTERN:
+        text = _event_bus_name_pattern()
+        _PATTERN.append((text, re.compile(text)))
+    text, compiled = _PATTERN[0]
+    problems = [
+        f"Value '{entry['EventBusName']}' at 'entries.{index}.member.eventBusName' failed to "
+        f"satisfy constraint: Member must satisfy regular expression pattern: {text}"
+        for index, entry in enumerate(entries, start=1)
+        if isinstance(entry, dict)
+        and entry.get("EventBusName")
+        and not compiled.fullmatch(str(entry["EventBusName"]))
+    ]
+    if not problems:
+        return None
+    count = len(problems)
+    return f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems)
+
+
 def _handler_put_events(self: Any) -> str:
+    from moto.events.exceptions import ValidationException
+
+    refused = partner_bus_refusal(self._get_param("Entries") or [])
+    if refused is not None:
+        raise ValidationException(refused)
     account = self.get_current_account()
     _caller.arn = principal_arn(account, self.get_access_key())
     _caller.account = account

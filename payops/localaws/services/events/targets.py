@@ -82,6 +82,11 @@ GAPS: dict[str, str] = {
         "PutEvents honours an explicit Deny in the bus's resource policy for the signing "
         "principal (moto stores bus policies and never evaluates them)"
     ),
+    "events.partner_bus_names": (
+        "PutEvents naming a partner bus (aws.partner/..., by name or ARN) is refused with AWS's "
+        "ValidationException (botocore's NonPartnerEventBusNameOrArn pattern; moto accepts it): "
+        "only the partner's delivery reaches a partner bus"
+    ),
 }
 
 # StartExecution: input up to 256 KiB (UTF-8), also when EventBridge starts the execution.

@@ -128,14 +128,30 @@ _clients: dict[tuple[str, str, str | None], Any] = {}
 
 def _client(service: str, region: str) -> Any:
     # Cached: drain() runs on every settle poll, and a boto3 client costs ~10 ms to create.
+    # In-process, straight to moto's handler (core.direct_client), as Task states call it.
+    from payops.localaws.core.direct_client import direct
+
     key = (service, region, _endpoint_url)
     if key not in _clients:
-        _clients[key] = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+        client = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+        _clients[key] = client if _endpoint_url else direct(client)
     return _clients[key]
 
 
+_queue_urls: dict[tuple[str, str, str, str | None], str] = {}
+
+
+def _queue_url(sqs: Any, queue_name: str, account: str, region: str) -> str:
+    # A queue's URL is its endpoint, region, account and name: fixed once known.
+    key = (account, region, queue_name, _endpoint_url)
+    if key not in _queue_urls:
+        _queue_urls[key] = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    return _queue_urls[key]
+
+
 def set_endpoint_url(url: str | None) -> None:
-    """Where drain() sends its SQS / Step Functions calls (None: in-process mock_aws)."""
+    """Where drain() sends its SQS receives (None: in-process mock_aws); the rest of a batch's
+    work reads moto's backends, which a ThreadedMotoServer in this process shares."""
     global _endpoint_url
     _endpoint_url = url
 
@@ -166,28 +182,38 @@ _pending: dict[str, tuple[Any, str, list[dict[str, Any]], Then]] = {}
 _IN_FLIGHT_VISIBILITY_S = 300  # longer than any local execution: never received twice at once
 
 
-def _start(pipe: Any, payload: str, region: str) -> tuple[str, str]:
-    sfn = _client("stepfunctions", region)
+# Only the receive goes through the SQS API (its records carry the API's attribute formatting);
+# starting, watching and settling a batch use moto's backends, as EventBridge's targets do: four
+# API round trips per batch were an eighth of a replay's time.
+def _sfn(account: str, region: str) -> Any:
+    from moto.stepfunctions.responses import get_backend
+
+    return get_backend(account, region)
+
+
+def _start_execution(machine_arn: str, name: str, payload: str, account: str, region: str) -> str:
+    return str(_sfn(account, region).start_execution(machine_arn, name, payload).execution_arn)
+
+
+def _start(pipe: Any, payload: str, account: str, region: str) -> tuple[str, str]:
     params = (pipe.target_parameters or {}).get("StepFunctionStateMachineParameters", {})
     invocation = params.get("InvocationType", "FIRE_AND_FORGET")
-    execution = sfn.start_execution(
-        stateMachineArn=pipe.target, name=f"pipe-{uuid.uuid4().hex[:20]}", input=payload
+    execution_arn = _start_execution(
+        pipe.target, f"pipe-{uuid.uuid4().hex[:20]}", payload, account, region
     )
     RECORDER.record("pipe_invoked", pipe=pipe.name, target=pipe.target, invocation=invocation)
-    return execution["executionArn"], invocation
+    return execution_arn, invocation
 
 
-def _enrich(pipe: Any, records: list[dict[str, Any]], region: str) -> str:
+def _enrich(pipe: Any, records: list[dict[str, Any]], account: str, region: str) -> str:
     """Start the Express enrichment on the batch (each record through its input template)."""
     template = (pipe.enrichment_parameters or {}).get("InputTemplate")
     batch = [render(template, parsed(r), pipe) if template else parsed(r) for r in records]
-    execution = _client("stepfunctions", region).start_execution(
-        stateMachineArn=pipe.enrichment,
-        name=f"pipe-enrich-{uuid.uuid4().hex[:20]}",
-        input=json.dumps(batch),
+    execution_arn = _start_execution(
+        pipe.enrichment, f"pipe-enrich-{uuid.uuid4().hex[:20]}", json.dumps(batch), account, region
     )
     RECORDER.record("pipe_enriching", pipe=pipe.name, enrichment=pipe.enrichment)
-    return str(execution["executionArn"])
+    return execution_arn
 
 
 def _to_target(pipe: Any) -> Callable[[Any], None]:
@@ -206,33 +232,45 @@ def _to_target(pipe: Any) -> Callable[[Any], None]:
     return then
 
 
-def _status(execution_arn: str, region: str) -> str:
-    return str(_describe(execution_arn, region)["status"])
+def _ended(execution_arn: str, account: str, region: str) -> tuple[str, Any]:
+    """DescribeExecution's status (RUNNING until the worker has set one) and, once SUCCEEDED,
+    its output as JSON data, read from the backend."""
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    execution = _sfn(account, region).describe_execution(execution_arn)
+    if not hasattr(execution, "exec_status"):  # moto's non-executing Step Functions model
+        return str(execution.status), None
+    if execution.exec_status is None:
+        return "RUNNING", None
+    status = str(execution.exec_status.value)
+    if status != "SUCCEEDED" or execution.output is None:
+        return status, None
+    output = execution.output
+    return status, json.loads(output if isinstance(output, str) else to_json_str(output))
 
 
-def _describe(execution_arn: str, region: str) -> dict[str, Any]:
-    return dict(_client("stepfunctions", region).describe_execution(executionArn=execution_arn))
+def _queue_name(queue_url: str) -> str:
+    return queue_url.rsplit("/", 1)[1]
 
 
-def _delete(queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
-    _client("sqs", region).delete_message_batch(
-        QueueUrl=queue_url,
-        Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-        ],
+def _delete(queue_url: str, messages: list[dict[str, Any]], account: str, region: str) -> None:
+    from moto.sqs.models import sqs_backends
+
+    sqs_backends[account][region].delete_message_batch(
+        _queue_name(queue_url),
+        [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
     )
 
 
-def _finish(region: str) -> int:
+def _finish(account: str, region: str) -> int:
     """Settle the batches whose execution has ended; returns how many were settled."""
     finished = 0
     for execution_arn, (pipe, queue_url, messages, then) in list(_pending.items()):
         try:
-            described = _describe(execution_arn, region)
+            status, output = _ended(execution_arn, account, region)
         except Exception:  # its account was reset (a new mock_aws): nothing left to settle
             del _pending[execution_arn]
             continue
-        status = described["status"]
         if status == "RUNNING":
             continue
         del _pending[execution_arn]
@@ -241,23 +279,30 @@ def _finish(region: str) -> int:
         if status == "SUCCEEDED":  # REQUEST_RESPONSE: the batch succeeds only if the execution does
             try:
                 if then is not None:
-                    then(json.loads(described.get("output") or "null"))
-                _delete(queue_url, messages, region)
+                    then(output)
+                _delete(queue_url, messages, account, region)
                 continue
             except Exception as err:  # the target refused or could not be reached: retry
                 error = f"pipe {pipe.name}: target failed: {err}"
-        _fail(pipe, queue_url, messages, error, region)
+        _fail(pipe, queue_url, messages, error, account, region)
     return finished
 
 
 def _fail(
-    pipe: Any, queue_url: str, messages: list[dict[str, Any]], error: str, region: str
+    pipe: Any,
+    queue_url: str,
+    messages: list[dict[str, Any]],
+    error: str,
+    account: str,
+    region: str,
 ) -> None:
     """The batch goes back to the queue at once; its receive count moves it to the DLQ."""
+    from moto.sqs.models import sqs_backends
+
     RECORDER.record("pipe_failed", pipe=pipe.name, error=error)
-    _client("sqs", region).change_message_visibility_batch(
-        QueueUrl=queue_url,
-        Entries=[
+    sqs_backends[account][region].change_message_visibility_batch(
+        _queue_name(queue_url),
+        [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
             for i, m in enumerate(messages)
         ],
@@ -275,7 +320,7 @@ def pump(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000) 
     """One step of every running SQS-sourced pipe, without waiting for its target: settle the
     batches whose execution ended, start one for each visible batch. Returns the batches
     started or settled; `pending()` counts those whose execution still runs."""
-    settled = _finish(region) if _pending else 0
+    settled = _finish(account, region) if _pending else 0
     return settled + _start_batches(account, region, max_batches)
 
 
@@ -290,7 +335,7 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
         if not _visible(queue_name, account, region):
             continue  # read from the backend: no API round trip per pipe per settle step
         sqs = _client("sqs", region)
-        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        queue_url = _queue_url(sqs, queue_name, account, region)
         size = (pipe.source_parameters or {}).get("SqsQueueParameters", {}).get("BatchSize", 10)
         for _ in range(max_batches):  # bounded: a queue without a DLQ must not spin forever
             messages = sqs.receive_message(
@@ -303,38 +348,42 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
             if not messages:
                 break
             moved += 1
-            _send(pipe, queue_url, messages, region)
+            _send(pipe, queue_url, messages, account, region)
     return moved
 
 
-def _send(pipe: Any, queue_url: str, messages: list[dict[str, Any]], region: str) -> None:
+def _send(
+    pipe: Any, queue_url: str, messages: list[dict[str, Any]], account: str, region: str
+) -> None:
     """One received batch: filtered, then enriched and/or sent to the target."""
     records = _records(messages, pipe.source, region)
     dropped = [m for m, r in zip(messages, records, strict=True) if not kept(pipe, r)]
     if dropped:  # Pipes deletes the SQS messages its filters drop
         RECORDER.record("pipe_filtered", pipe=pipe.name, dropped=len(dropped))
-        _delete(queue_url, dropped, region)
+        _delete(queue_url, dropped, account, region)
     messages = [m for m in messages if m not in dropped]
     records = [r for r in records if kept(pipe, r)]
     if not messages:
         return
     if pipe.enrichment:
-        _pending[_enrich(pipe, records, region)] = (pipe, queue_url, messages, _to_target(pipe))
+        enriching = _enrich(pipe, records, account, region)
+        _pending[enriching] = (pipe, queue_url, messages, _to_target(pipe))
         return
     if api_target.is_api_destination(pipe.target):
         try:
             for record in records:
                 api_target.call(pipe, parsed(record))
         except Exception as err:
-            _fail(pipe, queue_url, messages, f"pipe {pipe.name}: target failed: {err}", region)
+            failure = f"pipe {pipe.name}: target failed: {err}"
+            _fail(pipe, queue_url, messages, failure, account, region)
             return
-        _delete(queue_url, messages, region)
+        _delete(queue_url, messages, account, region)
         return
-    execution_arn, invocation = _start(pipe, json.dumps(records), region)
+    execution_arn, invocation = _start(pipe, json.dumps(records), account, region)
     if invocation == "REQUEST_RESPONSE":
         _pending[execution_arn] = (pipe, queue_url, messages, None)
     else:
-        _delete(queue_url, messages, region)
+        _delete(queue_url, messages, account, region)
 
 
 def pending() -> int:
@@ -348,7 +397,7 @@ def drain(account: str = ACCOUNT, region: str = REGION, max_batches: int = 1000)
     sent = 0
     deadline = time.monotonic() + 60
     for _ in range(max_batches):
-        settled = _finish(region) if _pending else 0
+        settled = _finish(account, region) if _pending else 0
         started = _start_batches(account, region, max_batches)
         sent += started
         if not started and not settled and not _pending:

@@ -21,6 +21,10 @@ Speed-ups (same behaviour, less work):
 - sfn.json_copies
 - sfn.result_paths
 - sfn.pooled_threads
+- sfn.execution_index
+- sfn.inline_tasks
+- sfn.thread_lists
+- sfn.direct_calls
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
 from payops.localaws.services.stepfunctions import (
     checks,
+    direct_calls,
     error_names,
+    lookups,
     resources,
     simulated_time,
     speedups,
@@ -67,6 +73,10 @@ SPEEDUP_PATCHES = Patches(
     speedups.json_copies_patches,
     speedups.result_paths_patches,
     speedups.pooled_threads_patches,
+    lookups.execution_index_patches,
+    speedups.inline_tasks_patches,
+    speedups.thread_lists_patches,
+    direct_calls.direct_calls_patches,
 )
 
 SERVICE = Service(
@@ -76,7 +86,7 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups=speedups.SPEEDUPS,
+    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS, **direct_calls.SPEEDUPS},
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),

@@ -35,10 +35,20 @@ SPEEDUPS: dict[str, str] = {
         "Every ResultPath with a path built a new jsonpath_ng yacc parser to parse it (~5 ms); "
         "now each path is parsed once (parsed paths are immutable)."
     ),
+    "sfn.thread_lists": (
+        "moto appends every interpreter thread to a module-level list nothing reads "
+        "(TMP_THREADS), about 20 per Stripe event, so a long replay's memory only grew; now "
+        "they are not kept."
+    ),
     "sfn.pooled_threads": (
         "The interpreter starts a new thread per execution, per Task state (to time it out) and "
         "per Map iteration, about 20 per Stripe event; now they run on reused worker threads, "
         "started only when none is idle (the same concurrency: a worker per running job)."
+    ),
+    "sfn.inline_tasks": (
+        "Every Task state ran on a second thread while the execution's thread waited for it, "
+        "only to time it out; a Task without a TimeoutSeconds of its own (moto's default is "
+        "99,999,999 s) now runs on the execution's thread: a thread hand-off less per Task."
     ),
     "sfn.json_copies": (
         "The interpreter deep-copies the state's data (whole Stripe events) several times per "
@@ -48,7 +58,7 @@ SPEEDUPS: dict[str, str] = {
 }
 
 # Modules that bind moto's boto_client_for by name (the pinned moto).
-_CLIENT_USERS = (
+CLIENT_USERS = (
     "state_map.result_writer.resource_eval.resource_eval_s3",
     "state_map.item_reader.eval.resource_eval_s3",
     "state_task.lambda_eval_utils",
@@ -183,7 +193,7 @@ def task_clients_patches() -> list[Patch]:
         return client
 
     prefix = "moto.stepfunctions.parser.asl.component.state.exec."
-    for name in _CLIENT_USERS:
+    for name in CLIENT_USERS:
         module = import_module(prefix + name)
         if module.__dict__.get("boto_client_for") is original:
             found.append(Patch(module, "boto_client_for", boto_client_for))
@@ -302,6 +312,7 @@ class _Pool:
 
 
 _POOL = _Pool()
+_INLINE = threading.local()  # set: the next PooledThread this thread starts runs right here
 
 
 class PooledThread:
@@ -331,6 +342,10 @@ class PooledThread:
         if self._started:
             raise RuntimeError("threads can only be started once")
         self._started = True
+        if getattr(_INLINE, "next", False):  # a Task with no timeout of its own: see inline_tasks
+            _INLINE.next = False
+            self._run()
+            return
         _POOL.submit(self._run)
 
     def _run(self) -> None:
@@ -384,4 +399,68 @@ def pooled_threads_patches() -> list[Patch]:
             raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer uses {attribute}")
         replacement = PooledThread if attribute == "Thread" else shim
         found.append(Patch(module, attribute, replacement, key=f"{name}.{attribute}"))
+    return found
+
+
+def inline_tasks_patches() -> list[Patch]:
+    """A Task state whose timeout is moto's never-set default runs where its execution runs.
+
+    moto evaluates every Task on a new thread so that it can stop waiting after TimeoutSeconds.
+    Without a TimeoutSeconds (or TimeoutSecondsPath, or a heartbeat's implied 60 s) there is
+    nothing to time out, and the hand-off between the two threads is pure cost. Only the
+    thread `_evaluate_with_timeout` itself starts runs inline (the flag is consumed by the
+    first start); threads the Task starts (a callback's wait) are pooled as before.
+    """
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+
+    original = ExecutionState._evaluate_with_timeout
+    never_set = TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+
+    def _evaluate_with_timeout(self: Any, env: Any) -> None:
+        timeout = self.timeout
+        if type(timeout) is not TimeoutSeconds or timeout.timeout_seconds != never_set:
+            return original(self, env)
+        _INLINE.next = True
+        try:
+            return original(self, env)
+        finally:
+            _INLINE.next = False
+
+    return [Patch(ExecutionState, "_evaluate_with_timeout", _evaluate_with_timeout)]
+
+
+class _Discarded(list):  # type: ignore[type-arg]
+    """moto's TMP_THREADS, which nothing reads: what is appended is not kept."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+# Every module of the pinned moto that appends to TMP_THREADS (moto.stepfunctions.parser.utils).
+_THREAD_LISTS = (
+    "utils",
+    "backend.execution_worker",
+    "asl.component.program.program",
+    "asl.component.state.exec.execute_state",
+    "asl.component.state.exec.state_map.iteration.inline_iteration_component",
+    "asl.component.state.exec.state_parallel.branch_worker",
+    "asl.component.state.exec.state_task.service.state_task_service_callback",
+    "asl.component.test_state.program.test_state_program",
+)
+
+
+def thread_lists_patches() -> list[Patch]:
+    """moto keeps every thread the interpreter ever started in a module-level list that
+    nothing reads (TMP_THREADS): memory that grew with every Task of a long replay."""
+    from moto.stepfunctions.parser import utils
+
+    kept = utils.TMP_THREADS
+    discarded = _Discarded()
+    found = []
+    for name in _THREAD_LISTS:
+        module = import_module("moto.stepfunctions.parser." + name)
+        if module.__dict__.get("TMP_THREADS") is not kept:
+            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer uses TMP_THREADS")
+        found.append(Patch(module, "TMP_THREADS", discarded, key=f"{name}.TMP_THREADS"))
     return found
