@@ -17,17 +17,22 @@ from payops.localaws.core.account import REGION
 from payops.localaws.core.direct_client import DirectClient, direct
 
 
+def _table() -> Any:
+    """The DynamoDB client, with the table "direct" (key pk) created."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName="direct",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="direct",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+        yield _table()
 
 
 def _without_request_ids(response: dict[str, Any]) -> dict[str, Any]:
@@ -162,12 +167,7 @@ def test_a_workflow_sees_the_same_outputs_and_error_names(monkeypatch: pytest.Mo
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         registry.install()
         try:
-            boto3.client("dynamodb", region_name=REGION).create_table(
-                TableName="direct",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            _table()
             sfn = boto3.client("stepfunctions", region_name=REGION)
             monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
             machine = sfn.create_state_machine(

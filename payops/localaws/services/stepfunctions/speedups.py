@@ -253,15 +253,20 @@ _COPYING = (
 )
 
 
-def json_copies_patches() -> list[Patch]:
-    shim = _CopyModule()
+def _module_patches(names: tuple[str, ...], attribute: str, expected: Any, by: Any) -> list[Patch]:
+    """`attribute` of each moto.stepfunctions.parser module in `names`, which must still hold
+    `expected` (the pinned moto), replaced `by`."""
     found = []
-    for name in _COPYING:
+    for name in names:
         module = import_module("moto.stepfunctions.parser." + name)
-        if module.__dict__.get("copy") is not copy:
-            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer imports copy")
-        found.append(Patch(module, "copy", shim, key=f"{name}.copy"))
+        if module.__dict__.get(attribute) is not expected:
+            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer uses {attribute}")
+        found.append(Patch(module, attribute, by, key=f"{name}.{attribute}"))
     return found
+
+
+def json_copies_patches() -> list[Patch]:
+    return _module_patches(_COPYING, "copy", copy, _CopyModule())
 
 
 def result_paths_patches() -> list[Patch]:
@@ -455,12 +460,4 @@ def thread_lists_patches() -> list[Patch]:
     nothing reads (TMP_THREADS): memory that grew with every Task of a long replay."""
     from moto.stepfunctions.parser import utils
 
-    kept = utils.TMP_THREADS
-    discarded = _Discarded()
-    found = []
-    for name in _THREAD_LISTS:
-        module = import_module("moto.stepfunctions.parser." + name)
-        if module.__dict__.get("TMP_THREADS") is not kept:
-            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer uses TMP_THREADS")
-        found.append(Patch(module, "TMP_THREADS", discarded, key=f"{name}.TMP_THREADS"))
-    return found
+    return _module_patches(_THREAD_LISTS, "TMP_THREADS", utils.TMP_THREADS, _Discarded())
