@@ -48,6 +48,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.thread_lists",
         "sfn.direct_calls",
         "sqs.send_message_attributes",
+        "dynamodb.query_partition",
         "events.input_paths",
     }
     speedups.install()
@@ -303,6 +304,29 @@ def test_a_definition_created_again_is_not_parsed_again_and_bad_ones_still_fail(
                 definition=_definition(Bad={"Type": "Pass", "Next": 7}),
                 roleArn=ROLE,
             )
+
+
+def test_a_definition_is_not_parsed_again_after_the_bridges_are_reinstalled(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests lift and reinstall the bridges between deploys; the next deploy's definitions were
+    parsed again each time (~1.5 s a deploy). The cache outlives an install."""
+    sfb_was_installed = sfb.is_installed()
+    sfb.install()
+    speedups.install()
+    counter = _ParseCounter(monkeypatch)
+    definition = _definition(**MAP_DEFINITION)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    try:
+        sfn.create_state_machine(name="before", definition=definition, roleArn=ROLE)
+        speedups.uninstall()
+        sfb.uninstall()
+        sfb.install()
+        speedups.install()
+        sfn.create_state_machine(name="after", definition=definition, roleArn=ROLE)
+    finally:
+        (sfb.install if sfb_was_installed else sfb.uninstall)()
+    assert counter.calls == 1
 
 
 def test_a_program_parsed_under_other_bridges_is_not_reused(aws: None) -> None:

@@ -3,18 +3,22 @@
 moto gaps bridged here (`SERVICE.gaps`):
 - dynamodb.atomic_conditional_writes
 - AWS::DynamoDB::Table
+
+Speed-ups (same behaviour, less work):
+- dynamodb.query_partition
 """
 
 from __future__ import annotations
 
 from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
-from payops.localaws.services.dynamodb import checks, conditional_writes, resources
+from payops.localaws.services.dynamodb import checks, conditional_writes, resources, speedups
 
 PATCHES = Patches(
     "dynamodb",
     conditional_writes.write_patches,
 )
+SPEEDUP_PATCHES = Patches("dynamodb", speedups.query_partition_patches)
 
 SERVICE = Service(
     name="dynamodb",
@@ -23,6 +27,8 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
+    speedups=speedups.SPEEDUPS,
+    speedup_patches=SPEEDUP_PATCHES,
 )
 install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
 

@@ -86,6 +86,25 @@ _PARSE_HOOKS = (
 _IDLE_PROGRAMS = 8  # per definition: as many as executions of one machine usually overlap
 
 
+# The parse cache outlives an install: every uninstall (a test lifting the bridges) rebuilt it,
+# and each later deploy parsed its 14 definitions again (~1.5 s).
+_PARSED: dict[Any, Any] = {}  # key -> a program never evaluated, to copy
+_IDLE: dict[Any, list[Any]] = {}  # key -> programs of finished executions
+_PARSE_LOCK = threading.Lock()
+
+
+def _stable(hook: Any) -> Any:
+    """A parse hook as the cache key holds it. moto's own hooks by identity (compared as objects
+    and kept alive, so a later function is never mistaken for them); the bridges' by module and
+    qualified name, the same across installs: a reinstall rebuilds the same functions (and their
+    classes, which nothing checks by identity), so a program parsed under the last install of
+    the bridges is what this one would parse."""
+    module = getattr(hook, "__module__", None) or ""
+    if module.startswith("payops."):
+        return (module, getattr(hook, "__qualname__", type(hook).__qualname__))
+    return hook
+
+
 def parsed_definitions_patches() -> list[Patch]:
     """Parse once; hand each execution a program no running execution holds.
 
@@ -99,9 +118,7 @@ def parsed_definitions_patches() -> list[Patch]:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    parsed: dict[Any, Any] = {}  # key -> a program never evaluated, to copy
-    idle: dict[Any, list[Any]] = {}  # key -> programs of finished executions
-    lock = threading.Lock()
+    parsed, idle, lock = _PARSED, _IDLE, _PARSE_LOCK
     original_logic = ExecutionWorker._execution_logic
     original_validate = StepFunctionsParserBackend._validate_definition
     hooks = [(preprocessor, "CustomErrorName")] + [
@@ -110,9 +127,7 @@ def parsed_definitions_patches() -> list[Patch]:
     ]
 
     def _key(definition: str) -> tuple[Any, ...]:
-        # The hooks themselves are in the key (not their ids): compared by identity, and kept
-        # alive, so a later function can never be mistaken for them.
-        return (definition, *(module.__dict__.get(name) for module, name in hooks))
+        return (definition, *(_stable(module.__dict__.get(name)) for module, name in hooks))
 
     def _remember(key: tuple[Any, ...], template: Any) -> None:
         with lock:

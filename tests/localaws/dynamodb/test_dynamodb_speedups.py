@@ -1,0 +1,125 @@
+"""dynamodb.query_partition (services/dynamodb/speedups.py): a Query on the table's key reads
+its partition only, with moto's answers: items, order, paging, filters, counts, index queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payops.localaws.core.account import REGION
+from payops.localaws.services.dynamodb import SERVICE
+
+SPEEDUPS = SERVICE.speedup_patches
+assert SPEEDUPS is not None
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    was_installed = SPEEDUPS.is_installed()
+    try:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name=REGION)
+            client.create_table(
+                TableName="access",
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                    {"AttributeName": "plan", "AttributeType": "S"},
+                ],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": "by-plan",
+                        "KeySchema": [{"AttributeName": "plan", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for user in range(30):
+                for sub in range(4):
+                    client.put_item(
+                        TableName="access",
+                        Item={
+                            "pk": {"S": f"user#{user:02d}"},
+                            "sk": {"S": f"subscription#{sub}" if sub else "state"},
+                            "plan": {"S": ["basic", "pro"][sub % 2]},
+                            "n": {"N": str(sub)},
+                        },
+                    )
+            yield client
+    finally:
+        (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
+
+
+QUERIES: list[dict[str, Any]] = [
+    {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "user#07"}}},
+    {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":pk": {"S": "user#07"}, ":s": {"S": "subscription#"}},
+        "ScanIndexForward": False,
+    },
+    {
+        "KeyConditionExpression": "pk = :pk",
+        "FilterExpression": "n > :one",
+        "ExpressionAttributeValues": {":pk": {"S": "user#29"}, ":one": {"N": "1"}},
+        "Select": "COUNT",
+    },
+    {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "nobody"}}},
+    {
+        "IndexName": "by-plan",
+        "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {"#p": "plan"},
+        "ExpressionAttributeValues": {":p": {"S": "pro"}},
+    },
+]
+
+
+def _answers(client: Any) -> list[Any]:
+    answers = [
+        {k: v for k, v in client.query(TableName="access", **q).items() if k != "ResponseMetadata"}
+        for q in QUERIES
+    ]
+    pages, start = [], None
+    while True:  # paging by Limit: every page and its LastEvaluatedKey
+        extra = {"ExclusiveStartKey": start} if start else {}
+        page = client.query(TableName="access", Limit=3, **QUERIES[0], **extra)
+        pages.append((page["Items"], page.get("LastEvaluatedKey")))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return answers + [pages]
+
+
+def test_answers_are_moto_s_and_the_table_is_not_sorted_whole(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.table import Table
+
+    SPEEDUPS.uninstall()
+    plain = _answers(table)
+    SPEEDUPS.install()
+    sorted_sizes: list[int] = []
+    real_sorted = sorted
+
+    def counting_sorted(items: Any, *args: Any, **kwargs: Any) -> Any:
+        found = real_sorted(items, *args, **kwargs)
+        sorted_sizes.append(len(found))
+        return found
+
+    monkeypatch.setattr(
+        "payops.localaws.services.dynamodb.speedups.sorted", counting_sorted, raising=False
+    )
+    fast = _answers(table)
+    assert fast == plain
+    assert plain[0]["Count"] == 4 and plain[2]["Count"] == 2 and plain[3]["Items"] == []
+    assert len(plain[4]["Items"]) == 60 and len(plain[5]) == 2  # the index query, 2 pages
+    # Each table-key Query sorted its own partition (4 items, or none), never the 120.
+    assert sorted_sizes and max(sorted_sizes) == 4
+    assert Table.all_items.__module__ == "payops.localaws.services.dynamodb.speedups"
