@@ -27,8 +27,11 @@ deps: $(LAMBDA_DEPS)
 build/lambda-deps/%/.requirements.sha256: functions/%/requirements.txt $(VENV)/.installed
 	$(PY) -m stacks.bundling $*
 
+# Two workers (pytest-xdist), each test file kept in one worker (its module fixtures deploy
+# once); PYTEST_ARGS= runs it serially. See the README's Tests section.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: setup browser
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The order-status page test needs Debian's chromium (issue 15). Installed here when this machine
 # allows it (root with apt-get); otherwise nothing happens and that test is skipped (failed in CI).

@@ -95,7 +95,7 @@ def table(results: dict[str, Any]) -> str:
         outcomes = t["outcomes"]
         counted = ", ".join(f"{n} {k}" for k, n in outcomes.items() if n)
         lines.append(
-            f"| test suite, one `pytest` run ({counted}) | {t['wall_s']:.0f} s | "
+            f"| test suite, one `pytest -n 2` run ({counted}) | {t['wall_s']:.0f} s | "
             f"syntheses per run: {t['session_synths']} session templates (conftest), "
             f"{t['app_builds']} app builds in all | - |"
         )

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# As `make test` runs the suite (its PYTEST_ARGS): 2 pytest-xdist workers, a file per worker.
+WORKERS = ["-n", "2", "--dist", "loadfile"]
 
 
 def _children_cpu() -> float:
@@ -27,7 +29,7 @@ def measure() -> dict[str, Any]:
         report_path = Path(tmp) / "synths.json"
         env = {**os.environ, "BENCH_SYNTH_REPORT": str(report_path)}
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        command += ["-p", "bench.pytest_synths"]
+        command += ["-p", "bench.pytest_synths", *WORKERS]
         started, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall, cpu = time.perf_counter() - started, _children_cpu() - cpu

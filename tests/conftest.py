@@ -96,3 +96,31 @@ def bridged():
             yield
         finally:
             registry.uninstall()
+
+
+# --- pytest-xdist (`make test`: -n 2 --dist loadfile): the longest files first -----------------
+# A free worker takes the next file in collection order, so a long file near the end (the
+# subscriptions module, ~55 s) leaves the other worker idle; taken first, the short files fill in
+# around them. Serial seconds per file, largest first (2026-12-01). Order only: a stale list costs
+# seconds, never a result.
+LONGEST_FILES = (
+    "tests/test_serve.py",
+    "tests/workflows/test_subscriptions.py",
+    "tests/localaws/deploy/test_cdk_deploy_server.py",
+    "tests/localaws/test_replay_cli.py",
+    "tests/workflows/test_fulfilment.py",
+    "tests/test_operational_security.py",
+    "tests/localaws/test_replay_real_events.py",
+    "tests/test_receiver_properties.py",
+    "tests/workflows/test_fulfilment_faults.py",
+    "tests/hardening/test_nothing_lost.py",
+    "tests/hardening/test_duplicate_storms.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker: collection order
+    rank = {path: index for index, path in enumerate(LONGEST_FILES)}
+    # A stable sort: each file's tests stay together and in their order.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

@@ -12,6 +12,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -153,6 +154,21 @@ def test_functions_are_isolated_from_each_other(lam: object, bridge: None) -> No
     answers = [json.loads(invoke(lam, name, {})["Body"]) for name in ("one", "two", "one")]
     assert answers == ["one", "two", "one"]
     assert "util" not in sys.modules and "index" not in sys.modules
+
+
+def test_a_host_module_the_function_also_ships_is_restored_after_every_call(
+    lam: object, bridge: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Lambda dependencies ship modules the host has imported too (typing_extensions): the
+    # host's copy must be back after each call, warm calls included, or the host's next import
+    # of that name loads a second copy (aws_cdk then fails with a metaclass conflict).
+    host = ModuleType("shipped_too")
+    monkeypatch.setitem(sys.modules, "shipped_too", host)
+    index = "import shipped_too\n\ndef handler(event, context):\n    return shipped_too.WHO\n"
+    create(lam, "ships", {"index.py": index, "shipped_too.py": "WHO = 'function'\n"})
+    for _ in range(3):
+        assert json.loads(invoke(lam, "ships", {})["Body"]) == "function"
+        assert sys.modules["shipped_too"] is host
 
 
 def test_an_exception_is_an_unhandled_function_error(lam: object, bridge: None) -> None:

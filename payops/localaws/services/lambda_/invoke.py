@@ -273,10 +273,13 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
     _install_environ_overlay()
     saved_path = list(sys.path)
     names = _top_level_names(container.code_dir)
+    # The host's modules of the names the function ships, warm calls too (names already in
+    # private_modules): all put back afterwards, else the host re-imports a second copy.
     shadowed = {
         name: module
         for name, module in sys.modules.items()
-        if name.split(".")[0] in names and name not in container.private_modules
+        if (name.split(".")[0] in names or name in container.private_modules)
+        and module is not container.private_modules.get(name)
     }
     for name in shadowed:
         del sys.modules[name]
