@@ -281,12 +281,17 @@ def main(argv: list[str] | None = None) -> int:
         help="make the previous results' replay and suite figures the new baseline",
     )
     parser.add_argument(
+        "--suite-only",
+        action="store_true",
+        help="re-time only the test suite (as make test runs it) into --out, then re-render",
+    )
+    parser.add_argument(
         "--cost-only",
         action="store_true",
         help="re-measure only the cost per paid order (~30 s) into --out, then re-render",
     )
     args = parser.parse_args(argv)
-    partial = args.cost_only or args.from_results or args.replay_only
+    partial = args.cost_only or args.from_results or args.replay_only or args.suite_only
     if partial and not args.out.is_file():
         # These re-measure one part into the earlier results: without them there is nothing
         # to add to (a full `make bench` writes them).
@@ -301,6 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         _write(json.loads(args.out.read_text()), args)
         return 0
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.suite_only:
+        results = json.loads(args.out.read_text())
+        _with_baseline(results, previous, args.rebase)
+        results["suite"] = suite.measure()
+        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        _write(results, args)
+        return 0
     if args.replay_only:
         results = json.loads(args.out.read_text())
         _with_baseline(results, previous, args.rebase)

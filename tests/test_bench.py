@@ -148,7 +148,7 @@ def test_cost_model_counts_large_events_in_64_kb_chunks() -> None:
     assert rows["EventBridge events in"]["ours_per_order"] == 4
 
 
-@pytest.mark.parametrize("flag", ["--replay-only", "--cost-only", "--from-results"])
+@pytest.mark.parametrize("flag", ["--replay-only", "--suite-only", "--cost-only", "--from-results"])
 def test_a_partial_run_without_earlier_results_names_the_file(
     flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
