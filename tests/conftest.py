@@ -124,3 +124,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     rank = {path: index for index, path in enumerate(LONGEST_FILES)}
     # A stable sort: each file's tests stay together and in their order.
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+# --- one synthesis per settings for the whole session ----------------------------------------
+# The controller (or the only process) names a directory of synthesized assemblies that its
+# pytest-xdist workers and the `payops replay` / `payops serve` processes tests start share
+# (payops/localaws/syntheses.py): each settings combination is synthesized once per session,
+# not once per process. Removed when the session ends.
+_SHARED_DIRECTORY = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    from payops.localaws.syntheses import SHARED_ASSEMBLIES_ENV
+
+    if hasattr(config, "workerinput") or os.environ.get(SHARED_ASSEMBLIES_ENV):
+        return  # a worker inherits the controller's directory
+    directory = tempfile.mkdtemp(prefix="payops-assemblies-")
+    os.environ[SHARED_ASSEMBLIES_ENV] = directory
+    config.stash[_SHARED_DIRECTORY] = directory
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    from payops.localaws.syntheses import SHARED_ASSEMBLIES_ENV
+
+    directory = config.stash.get(_SHARED_DIRECTORY, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.environ.pop(SHARED_ASSEMBLIES_ENV, None)

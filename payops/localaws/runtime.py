@@ -26,6 +26,10 @@ import boto3
 from payops.envelope import LoadedEvent
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.recorder import RECORDER
+from payops.localaws.syntheses import (  # noqa: F401 - reuse_syntheses: the tests' way in
+    reuse_syntheses,
+    synthesize,
+)
 from payops.localaws.trace_text import email_summary, execution_error, friendly_names, shorten
 from payops.settings import Settings
 
@@ -39,24 +43,6 @@ NOT_STAFF_NOTICE_TOPICS = frozenset({"NotificationsPaymentActivity"})
 
 class LocalAwsError(RuntimeError):
     pass
-
-
-# Synthesized assemblies kept for the rest of the process, by settings, once asked for.
-_ASSEMBLIES: dict[str, tuple[tempfile.TemporaryDirectory[str], str]] = {}
-_reuse = {"on": False}
-
-
-def reuse_syntheses(on: bool = True) -> None:
-    """From now on, deploy the assembly synthesized for the same context and PAYOPS_* settings
-    again instead of synthesizing anew (a synth is most of a start). For a process whose app code
-    does not change meanwhile, e.g. a test session; a LocalAws given an `outdir` still
-    synthesizes into it."""
-    _reuse["on"] = on
-
-
-def _assembly_key(context: dict[str, Any]) -> str:
-    env = {k: v for k, v in os.environ.items() if k.startswith("PAYOPS_")}
-    return json.dumps([context, env], sort_keys=True, default=str)
 
 
 @dataclass
@@ -248,23 +234,11 @@ class LocalAws:
             ensure(self.settings.cognito_user_pool_id, ACCOUNT)
 
     def _synth(self) -> str:
-        from payops.app_factory import build_app
-
-        key = _assembly_key(self.context) if self.outdir is None and _reuse["on"] else None
-        if key is not None and key in _ASSEMBLIES:
-            return _ASSEMBLIES[key][1]  # nothing synthesized: synth_seconds stays 0
-        if self.outdir is None:
-            tmp = tempfile.TemporaryDirectory(prefix="payops-local-")
-            self.outdir = tmp.name
-            if key is None:
-                self._tmp = tmp  # removed by stop(); a kept one lives as long as the process
-        started = time.perf_counter()
-        app, _ = build_app(self.context, outdir=self.outdir, nag=False)
-        assembly = app.synth()
-        self.synth_seconds = time.perf_counter() - started
-        if key is not None:
-            _ASSEMBLIES[key] = (tmp, assembly.directory)
-        return assembly.directory
+        synthesis = synthesize(self.context, self.outdir)
+        self.outdir, self.synth_seconds = synthesis.outdir, synthesis.seconds
+        if synthesis.owned is not None:
+            self._tmp = synthesis.owned  # removed by stop()
+        return synthesis.directory
 
     def _set_signing_secret(self) -> None:
         if self.signing_secret is None:
