@@ -209,6 +209,13 @@ class ReceiverServer(ThreadingHTTPServer):
         """Stop serving from any thread (shutdown() waits for the current request)."""
         threading.Thread(target=self.shutdown, daemon=True).start()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that drops its connection mid-request (a reset, a closed pipe) is not a
+        # fault of this server: no traceback for it, as for a finished request.
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: ReceiverServer

@@ -213,3 +213,38 @@ def test_cli_serves_until_interrupted_then_stops_cleanly(signum: int) -> None:
     assert "Traceback" not in rest
     with pytest.raises(ConnectionRefusedError):  # the port is closed
         http.client.HTTPConnection("127.0.0.1", port, timeout=5).request("GET", "/")
+
+
+def test_a_client_that_drops_the_connection_mid_request_leaves_no_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A client resetting its connection (a reset mid-body) is its own business: the server
+    prints nothing for it and keeps serving; a real fault in a handler still prints."""
+    import socket
+    import struct
+
+    out = io.StringIO()
+    server = ReceiverServer(("127.0.0.1", 0), None, out)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = socket.create_connection(server.server_address[:2])
+        client.sendall(b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"id":')
+        time.sleep(0.2)  # the handler is reading the body
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # linger 0: a reset, not a clean close
+        time.sleep(0.3)
+        try:
+            raise ConnectionResetError("peer reset")
+        except ConnectionResetError:
+            server.handle_error(None, ("127.0.0.1", 1))  # the path the reset takes: silent
+        try:
+            raise ValueError("a real fault")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capfd.readouterr().err
+    assert "ConnectionResetError" not in err and "Traceback" in err and "a real fault" in err
+    assert out.getvalue() == ""
