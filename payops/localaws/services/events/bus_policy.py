@@ -25,7 +25,9 @@ identity policies), so only an explicit Deny can change the outcome. Calls made 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+import re
 import threading
 from typing import Any
 
@@ -50,26 +52,21 @@ def principal_arn(account_id: str, access_key_id: str) -> str:
     return f"arn:aws:iam::{account_id}:root"
 
 
-def _event_bus_name_pattern() -> str:
+@functools.cache
+def _event_bus_name_pattern() -> tuple[str, re.Pattern[str]]:
+    """botocore's NonPartnerEventBusNameOrArn pattern for PutEvents' EventBusName, compiled."""
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("events")
     member = model.shape_for("PutEventsRequestEntry").members["EventBusName"]
-    return str(member.metadata["pattern"])
-
-
-_PATTERN: list[Any] = []  # [(text, compiled)] once read from botocore's model
+    text = str(member.metadata["pattern"])
+    return text, re.compile(text)
 
 
 def partner_bus_refusal(entries: list[dict[str, Any]]) -> str | None:
     """AWS's ValidationException message when an entry names a bus outside the pattern (a
     partner bus, by name or ARN), else None."""
-    import re
-
-    if not _PATTERN:
-        text = _event_bus_name_pattern()
-        _PATTERN.append((text, re.compile(text)))
-    text, compiled = _PATTERN[0]
+    text, compiled = _event_bus_name_pattern()
     problems = [
         f"Value '{entry['EventBusName']}' at 'entries.{index}.member.eventBusName' failed to "
         f"satisfy constraint: Member must satisfy regular expression pattern: {text}"
