@@ -33,7 +33,6 @@ from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
 from payops.localaws.services.stepfunctions import (
     checks,
-    direct_calls,
     error_names,
     lookups,
     resources,
@@ -76,7 +75,6 @@ SPEEDUP_PATCHES = Patches(
     lookups.execution_index_patches,
     speedups.inline_tasks_patches,
     speedups.thread_lists_patches,
-    direct_calls.direct_calls_patches,
 )
 
 SERVICE = Service(
@@ -86,7 +84,7 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS, **direct_calls.SPEEDUPS},
+    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS},
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),

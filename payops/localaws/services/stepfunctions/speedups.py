@@ -18,6 +18,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
+from payops.localaws.core.direct_client import direct
 from payops.localaws.core.patch import Patch
 
 SPEEDUPS: dict[str, str] = {
@@ -30,6 +31,12 @@ SPEEDUPS: dict[str, str] = {
     "sfn.task_clients": (
         "Every Task state's service call built a new boto3 client (~10 ms); now one per (region, "
         "service, endpoint), as boto3 clients are thread-safe."
+    ),
+    "sfn.direct_calls": (
+        "A Task's call (DynamoDB above all, then Lambda, SNS, EventBridge) went through "
+        "botocore's endpoint rules, hooks, signing and retries to reach moto in the same "
+        "thread; now botocore's serializer and parser wrap a direct call to moto's handler "
+        "(core/direct_client.py), on the cached client."
     ),
     "sfn.result_paths": (
         "Every ResultPath with a path built a new jsonpath_ng yacc parser to parse it (~5 ms); "
@@ -203,6 +210,8 @@ def task_clients_patches() -> list[Patch]:
             client = clients.get(key)
         if client is None:
             client = original(region=region, service=service, state_credentials=state_credentials)
+            if endpoint is None:  # in-process: straight to moto's handler (sfn.direct_calls)
+                client = direct(client)
             with lock:
                 client = clients.setdefault(key, client)
         return client
@@ -410,16 +419,12 @@ _THREAD_STARTERS = (
 
 
 def pooled_threads_patches() -> list[Patch]:
-    shim = _ThreadingModule()
-    found = []
-    for name, attribute in _THREAD_STARTERS:
-        module = import_module("moto.stepfunctions.parser." + name)
-        expected = threading.Thread if attribute == "Thread" else threading
-        if module.__dict__.get(attribute) is not expected:
-            raise RuntimeError(f"moto.stepfunctions.parser.{name} no longer uses {attribute}")
-        replacement = PooledThread if attribute == "Thread" else shim
-        found.append(Patch(module, attribute, replacement, key=f"{name}.{attribute}"))
-    return found
+    def named(attribute: str) -> tuple[str, ...]:
+        return tuple(name for name, used in _THREAD_STARTERS if used == attribute)
+
+    return _module_patches(
+        named("Thread"), "Thread", threading.Thread, PooledThread
+    ) + _module_patches(named("threading"), "threading", threading, _ThreadingModule())
 
 
 def inline_tasks_patches() -> list[Patch]:
