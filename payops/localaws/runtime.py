@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from payops.envelope import LoadedEvent
 from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.clients import new_client
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.syntheses import (  # noqa: F401 - reuse_syntheses: the tests' way in
     reuse_syntheses,
@@ -203,7 +202,7 @@ class LocalAws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:  # boto3 clients are thread-safe; reuse them
-            self._clients[service] = boto3.client(service, region_name=REGION)
+            self._clients[service] = new_client(service, REGION)
         return self._clients[service]
 
     def _prerequisites(self) -> None:

@@ -1,10 +1,32 @@
-"""TODO docstring."""
+"""boto3 clients for the local AWS, all made from one session with fake credentials."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from payops.localaws.core.account import FAKE_CREDENTIALS, REGION
+
+_SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
+
+
+def new_client(service: str, region: str = REGION, endpoint_url: str | None = None) -> Any:
+    """A boto3 client with the local AWS's fake credentials, from one session kept for the
+    process: a session's loader keeps the service models it has read, and moto's mock_aws drops
+    boto3's default session at every start, so clients made from that one read each service's
+    model JSON again (a third of a warm local deploy). moto's stub is one of botocore's built-in
+    handlers, so every client of this session goes to moto while a mock is active."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            import boto3
+
+            _SESSION = boto3.session.Session()
+        session = _SESSION
+    return session.client(
+        service, region_name=region, endpoint_url=endpoint_url, **FAKE_CREDENTIALS
+    )
 
 
 class Clients:
@@ -25,12 +47,12 @@ class Clients:
 
     def __call__(self, service: str) -> Any:
         if service not in self._clients:
-            import boto3
+            client = new_client(service, self.region, self.endpoint_url)
+            if self.endpoint_url is None:  # in-process: straight to moto (core.direct_client)
+                from payops.localaws.core.direct_client import direct
 
-            self._clients[service] = boto3.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url,
-                **FAKE_CREDENTIALS,
-            )  # fmt: skip
+                client = direct(client)
+            self._clients[service] = client
         return self._clients[service]
 
 

@@ -5,8 +5,10 @@ Under `mock_aws`, a call went through all of botocore (endpoint rules, request h
 retries, response hooks) only to reach moto's BotocoreStubber in the same thread. `DirectClient`
 keeps the two ends that decide what the call means — botocore's own serializer for the request
 and its own parser for the response, so blobs, timestamps and error shapes are exactly the
-client's — and hands the request straight to the stubber. Errors are raised as the client raises
-them (its modeled exception classes). The JSON, REST-JSON and query protocols (DynamoDB,
+client's — and hands the request straight to the stubber. The client's parameter and after-call
+hooks still run (botocore's idempotency tokens, IAM's URL-encoded policy documents decoded,
+SQS's query-compatible error codes). Errors are raised as the client raises them (its modeled
+exception classes). The JSON, REST-JSON and query protocols (DynamoDB,
 EventBridge, Lambda, SES v2, SNS, SQS...), and only in-process: under a ThreadedMotoServer, or for
 REST-XML (S3), the real client is used.
 """
@@ -34,6 +36,8 @@ class DirectClient:
         self._serializer = create_serializer(protocol, include_validation=False)
         self._parser = create_parser(protocol)
         self._url = client.meta.endpoint_url
+        self._events = client.meta.events
+        self._service_id = self._model.service_id.hyphenize()
         self._calls: dict[str, Any] = {}
         self._authorization = _authorization(client)
 
@@ -52,13 +56,28 @@ class DirectClient:
         return call
 
     def _call(self, operation_model: Any, params: dict[str, Any]) -> dict[str, Any]:
-        # The steps of botocore's Endpoint that shape the request and read the answer, minus the
-        # hooks, signing and retries; moto's BotocoreStubber answers in between, as it would.
+        # botocore's steps that shape the request and read the answer, with the client's
+        # parameter and after-call hooks, minus endpoint rules, signing, transport hooks and
+        # retries; moto's BotocoreStubber answers in between, as it would.
         from botocore.awsrequest import AWSResponse, create_request_object, prepare_request_dict
         from botocore.endpoint import convert_to_response_dict
+        from botocore.hooks import first_non_none_response
         from moto.core.botocore_stubber import MockRawResponse
         from moto.core.models import botocore_stubber
 
+        event = f"{self._service_id}.{operation_model.name}"
+        context: dict[str, Any] = {
+            "client_region": self._client.meta.region_name,
+            "client_config": self._client.meta.config,
+            "has_streaming_input": operation_model.has_streaming_input,
+        }
+        hooked = self._events.emit(
+            f"provide-client-params.{event}", params=params, model=operation_model, context=context
+        )
+        params = first_non_none_response(hooked, default=params)
+        self._events.emit(
+            f"before-parameter-build.{event}", params=params, model=operation_model, context=context
+        )
         request_dict = self._serializer.serialize_to_request(params, operation_model)
         prepare_request_dict(request_dict, endpoint_url=self._url)
         request = create_request_object(request_dict)
@@ -83,7 +102,15 @@ class DirectClient:
         parsed.setdefault("ResponseMetadata", {}).update(
             HTTPStatusCode=status, HTTPHeaders=response_dict["headers"], RetryAttempts=0
         )
+        self._events.emit(
+            f"after-call.{event}",
+            http_response=response,
+            parsed=parsed,
+            model=operation_model,
+            context=context,
+        )
         if status >= 300:
+            code = context.get("error_code_override") or code
             raise self._client.exceptions.from_code(code)(parsed, operation_model.name)
         return dict(parsed)
 

@@ -192,3 +192,41 @@ def test_a_workflow_sees_the_same_outputs_and_error_names(monkeypatch: pytest.Mo
     assert "error" not in outputs[0] and outputs[0]["put"] == {}
     assert outputs[1]["error"]["Error"] == "DynamoDB.ConditionalCheckFailedException"
     assert "Error Code: ConditionalCheckFailedException" in outputs[1]["error"]["Cause"]
+
+
+def test_the_clients_own_parameter_and_after_call_hooks_still_run() -> None:
+    """botocore's handlers that change a call's meaning run as for the client: IAM's policy
+    documents come back decoded (after-call), idempotency tokens are filled in
+    (before-parameter-build), and SQS errors keep their query-compatible codes."""
+    with mock_aws():
+        iam = boto3.client("iam", region_name=REGION)
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        }
+        iam.create_role(RoleName="direct", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName="direct", PolicyName="p", PolicyDocument=json.dumps(trust))
+        fast_iam = direct(iam)
+        assert isinstance(fast_iam, DirectClient)
+        got = fast_iam.get_role_policy(RoleName="direct", PolicyName="p")["PolicyDocument"]
+        assert (
+            got == trust == iam.get_role_policy(RoleName="direct", PolicyName="p")["PolicyDocument"]
+        )
+        assert fast_iam.get_role(RoleName="direct")["Role"]["AssumeRolePolicyDocument"] == trust
+
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        seen: list[dict[str, Any]] = []  # after botocore's own handlers
+        secrets.meta.events.register_last(
+            "before-parameter-build", lambda params, **_: seen.append(dict(params))
+        )
+        created = direct(secrets).create_secret(Name="direct", SecretString="x")
+        token = seen[0].get("ClientRequestToken")
+        assert token and created["VersionId"] == token  # moto keeps the token as the version
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        codes = []
+        for client in (sqs, direct(sqs)):
+            with pytest.raises(ClientError) as missing:
+                client.get_queue_url(QueueName="no-such-queue")
+            codes.append(missing.value.response["Error"]["Code"])
+        assert codes[0] == codes[1]

@@ -50,6 +50,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sqs.send_message_attributes",
         "dynamodb.query_partition",
         "events.input_paths",
+        "cfn.json_templates",
     }
     speedups.install()
     patched = SQSBackend.send_message

@@ -11,6 +11,9 @@ moto gaps bridged here (`SERVICE.gaps`):
 - cfn.ssm_parameter_types
 - cfn.dynamic_references
 - cfn.cdk_metadata
+
+Speed-ups (same behaviour, less work):
+- cfn.json_templates
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 from payops.localaws.core import registry
 from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
-from payops.localaws.services.cloudformation import checks, stack
+from payops.localaws.services.cloudformation import checks, speedups, stack
 from payops.localaws.services.cloudformation.stack import (
     NO_OP_TYPES,
     ResourceCreationFailed,
@@ -33,6 +36,7 @@ PATCHES = Patches(
     *stack.PATCHES,
     registry.resource_patches,
 )
+SPEEDUP_PATCHES = Patches("cloudformation", speedups.json_first_patches)
 
 SERVICE = Service(
     name="cloudformation",
@@ -40,6 +44,8 @@ SERVICE = Service(
     patches=PATCHES,
     checks=checks.CHECKS,
     provides=("uncreatable_resources", "resolve_dynamic_references"),
+    speedups=speedups.SPEEDUPS,
+    speedup_patches=SPEEDUP_PATCHES,
 )
 install, uninstall, is_installed = PATCHES.install, PATCHES.uninstall, PATCHES.is_installed
 

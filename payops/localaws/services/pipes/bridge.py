@@ -19,12 +19,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
 from moto.pipes.models import pipes_backends
 
 from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.clients import new_client
 from payops.localaws.core.patch import Patch
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services.pipes import api_target
@@ -133,7 +133,7 @@ def _client(service: str, region: str) -> Any:
 
     key = (service, region, _endpoint_url)
     if key not in _clients:
-        client = boto3.client(service, region_name=region, endpoint_url=_endpoint_url)
+        client = new_client(service, region, _endpoint_url)
         _clients[key] = client if _endpoint_url else direct(client)
     return _clients[key]
 
