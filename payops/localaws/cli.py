@@ -101,47 +101,93 @@ def cmd_local(args: argparse.Namespace, context: dict[str, str]) -> int:
     return 0
 
 
-def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
+def _load(paths: list[str], settings: Any) -> tuple[list[Any], bool]:
     from payops.envelope import EventFileError, load_events
 
+    events, failed = [], False
+    for name in paths:
+        try:
+            events += load_events(Path(name), settings)
+        except EventFileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed = True
+    return events, failed
+
+
+def _replay_here(
+    local: LocalAws, events: list[Any], *, as_json: bool
+) -> tuple[list[EventTrace], float]:
+    traces = []
+    started = time.perf_counter()
+    show_progress = not as_json and len(events) > 20
+    for index, event in enumerate(events, 1):
+        trace = local.send(event)
+        traces.append(trace)
+        if show_progress:
+            if trace.failed:  # never hidden behind the progress bar
+                sys.stderr.write("\n")
+                for failure in trace.failed:
+                    print(f"[{index}/{len(events)}] {format_failure(failure, trace.label)}")
+                sys.stdout.flush()
+            _progress(index, len(events), started)
+        elif not as_json:
+            print(format_trace(trace, index, len(events)))
+    return traces, time.perf_counter() - started
+
+
+def _report(summary: dict[str, Any], args: argparse.Namespace, heading: str) -> None:
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    print(f"\n{heading}; summary:")
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    if summary["failed"]:
+        print(f"{len(summary['failed'])} failed or dead-lettered:", file=sys.stderr)
+        for failure in summary["failed"]:
+            print(f"  {format_failure(failure)}", file=sys.stderr)
+
+
+def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
+    if args.workers > 1:
+        return _replay_in_workers(args, context)
     with LocalAws(context, stripe_data=args.stripe_data) as local:
-        events, failed = [], False
-        for name in args.paths:
-            try:
-                events += load_events(Path(name), local.settings)
-            except EventFileError as err:
-                print(f"error: {err}", file=sys.stderr)
-                failed = True
-        traces = []
-        started = time.perf_counter()
-        show_progress = not args.json and len(events) > 20
-        for index, event in enumerate(events, 1):
-            trace = local.send(event)
-            traces.append(trace)
-            if show_progress:
-                if trace.failed:  # never hidden behind the progress bar
-                    sys.stderr.write("\n")
-                    for failure in trace.failed:
-                        print(f"[{index}/{len(events)}] {format_failure(failure, trace.label)}")
-                    sys.stdout.flush()
-                _progress(index, len(events), started)
-            elif not args.json:
-                print(format_trace(trace, index, len(events)))
-        elapsed = time.perf_counter() - started
+        events, failed = _load(args.paths, local.settings)
+        traces, elapsed = _replay_here(local, events, as_json=args.json)
         summary = summarize(traces)
         summary["stacks"] = local.customer_stacks()
-        if args.json:
-            print(json.dumps(summary, ensure_ascii=False))
-        else:
-            print(
-                f"\nreplayed {len(events)} events in {elapsed:.1f} s "
-                f"(deploy {local.deploy_seconds:.1f} s); summary:"
-            )
-            print(json.dumps(summary, indent=2, ensure_ascii=False))
-        if summary["failed"] and not args.json:
-            print(f"{len(summary['failed'])} failed or dead-lettered:", file=sys.stderr)
-            for failure in summary["failed"]:
-                print(f"  {format_failure(failure)}", file=sys.stderr)
+        heading = (
+            f"replayed {len(events)} events in {elapsed:.1f} s "
+            f"(deploy {local.deploy_seconds:.1f} s)"
+        )
+        _report(summary, args, heading)
+    if summary["failed"] and not args.allow_failures:
+        return 1
+    return 1 if failed else 0
+
+
+def _replay_in_workers(args: argparse.Namespace, context: dict[str, str]) -> int:
+    from payops.localaws.replay_workers import replay_in_workers
+    from payops.settings import Settings
+
+    events, failed = _load(args.paths, Settings.load(context))
+    if not args.json:
+        print(f"replaying {len(events)} events in {args.workers} local AWSs ...", flush=True)
+    started = time.perf_counter()
+    done = replay_in_workers(context, events, args.workers, stripe_data=args.stripe_data)
+    elapsed = time.perf_counter() - started
+    if not args.json:
+        for index, trace in enumerate(done.traces, 1):
+            if len(events) <= 20:
+                print(format_trace(trace, index, len(events)))
+            for failure in trace.failed:
+                print(f"[{index}/{len(events)}] {format_failure(failure, trace.label)}")
+    summary = summarize(done.traces)
+    summary["stacks"] = done.stacks
+    heading = (
+        f"replayed {len(events)} events in {elapsed:.1f} s with {done.workers} local AWSs "
+        f"({', '.join(map(str, done.per_worker))} events; deploy {done.deploy_seconds:.1f} s)"
+    )
+    _report(summary, args, heading)
     if summary["failed"] and not args.allow_failures:
         return 1
     return 1 if failed else 0
@@ -192,6 +238,16 @@ def reconcile_in(local: LocalAws, since: int, paths: list[str], *, as_json: bool
     return 0 if result.status == "SUCCEEDED" and not result.trace.failed else 1
 
 
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError(f"--workers {value!r}: a whole number from 1 to 64")
+    return workers
+
+
 def _stripe_data_dir(value: str) -> Path:
     """--stripe-data: checked at once, so a typo fails before the minute-long deploy."""
     from payops.localaws.fakes.stripe_catalogue import Catalogue, StripeDataError
@@ -234,6 +290,14 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="event file, directory, or JSON list (stripe events list)",
     )
     replay.add_argument("--json", action="store_true", help="print one final summary object")
+    replay.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="spread the events over N local AWSs, one process (and core) each; events naming "
+        "a common customer, order, payment or subscription stay together, in order",
+    )
     replay.add_argument(
         "--allow-failures",
         action="store_true",

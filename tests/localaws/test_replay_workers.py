@@ -1,0 +1,111 @@
+"""payops/localaws/replay_workers.py (`payops replay --workers N`): a replay spread over several
+local AWSs gives, event by event, what one local AWS gives."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from payops.envelope import LoadedEvent, load_events, wrap
+from payops.localaws.replay_workers import assign, groups, replay_in_workers
+from payops.localaws.runtime import EventTrace, LocalAws
+from payops.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "events"
+STRIPE_DATA = ROOT / "examples" / "stripe-data"
+CONTEXT = {"ingress": "partner"}
+
+
+def _examples() -> dict[str, LoadedEvent]:
+    settings = Settings.load(CONTEXT)
+    return {Path(e.label).name: e for e in load_events(EXAMPLES, settings)}
+
+
+def _named(events: dict[str, LoadedEvent], grouped: list[list[int]]) -> list[set[str]]:
+    names = list(events)
+    return [{names[i][:2] for i in group} for group in grouped]
+
+
+def test_events_about_one_order_customer_or_subscription_stay_together() -> None:
+    """The example story, grouped: the konbini order's placement and payment (one checkout
+    session); Hanako's card order, its redelivery (one event id) and her subscription's three
+    events (one customer); the Payment Link order and its redelivery; the other customers'
+    orders, which share only the catalogue (products, prices), each alone."""
+    events = _examples()
+    assert _named(events, groups(list(events.values()))) == [
+        {"01", "06", "07", "08", "09"},
+        {"02", "03"},
+        {"04"},
+        {"05"},
+        {"10", "11"},
+    ]
+
+
+def test_an_app_user_links_their_customers_and_workers_get_whole_groups() -> None:
+    settings = Settings.load(CONTEXT)
+
+    def event(n: int, obj: dict[str, Any]) -> LoadedEvent:
+        stripe = {"id": f"evt_{n:024d}", "type": "customer.updated", "data": {"object": obj}}
+        return LoadedEvent(f"e#{n}", wrap(stripe, settings))
+
+    events = [
+        event(0, {"id": "cus_A", "metadata": {"app_user_id": "u1"}}),
+        event(1, {"id": "cus_B", "metadata": {"app_user_id": "u1"}}),  # same user, 2nd customer
+        event(2, {"id": "cus_C", "metadata": {}, "default_price": "price_shared"}),
+        event(3, {"id": "cus_D", "metadata": {"note": None}, "price": "price_shared"}),
+        event(4, {"id": "cs_1", "customer": "cus_C", "client_reference_id": None}),
+    ]
+    assert sorted(groups(events)) == [[0, 1], [2, 4], [3]]
+    shares = assign(events, 2)
+    assert sorted(i for share in shares for i in share) == list(range(5))
+    assert all(share == sorted(share) for share in shares)
+    assert any({0, 1} <= set(share) for share in shares)
+    assert any({2, 4} <= set(share) for share in shares)
+    assert assign(events, 9) and len(assign(events, 9)) == 3  # never more workers than groups
+
+
+def _outcome(trace: EventTrace) -> dict[str, Any]:
+    """One event's trace, with what runs concurrently within the event (two workflows of one
+    checkout) compared as multisets."""
+
+    def bag(items: list[Any]) -> list[str]:
+        return sorted(json.dumps(i, sort_keys=True) for i in items)
+
+    return {
+        "event": (trace.label, trace.event_id, trace.event_type, trace.delivery),
+        "rules": sorted(trace.rules),
+        "executions": bag(
+            [{k: e[k] for k in ("state_machine", "status", "states")} for e in trace.executions]
+        ),
+        "emails": bag([{"to": e["to"], "subject": e["subject"]} for e in trace.emails]),
+        "sns": trace.sns,
+        "tables": trace.table_writes,
+        "http": bag([{"method": c["method"], "url": c["url"]} for c in trace.http_calls]),
+        "dlq": trace.dlq,
+        "failed": bag(trace.failed),
+        "notices": bag(trace.notices),
+    }
+
+
+def test_a_generated_month_replays_event_by_event_as_in_one_local_aws() -> None:
+    from bench.history import generate
+
+    settings = Settings.load(CONTEXT)
+    history = generate(90, 11)  # orders, konbini, refunds, subscriptions, duplicates
+    events = [LoadedEvent(f"h#{i}", wrap(e, settings)) for i, e in enumerate(history)]
+    assert Counter(e["id"] for e in history).most_common(1)[0][1] > 1  # a redelivery in it
+    assert max(len(g) for g in groups(events)) >= 3
+
+    with LocalAws(CONTEXT, stripe_data=STRIPE_DATA) as local:
+        alone = [local.send(event) for event in events]
+        alone_stacks = local.customer_stacks()
+    spread = replay_in_workers(CONTEXT, events, 2, stripe_data=STRIPE_DATA)
+
+    assert spread.workers == 2 and sum(spread.per_worker) == len(events)
+    assert min(spread.per_worker) > len(events) // 4  # both did a real share
+    assert [_outcome(t) for t in spread.traces] == [_outcome(t) for t in alone]
+    assert spread.stacks == alone_stacks and alone_stacks  # a subscription's stack in it
+    assert sum(len(t.executions) for t in alone) > len(events)  # workflows really ran
