@@ -81,15 +81,6 @@ def groups(events: list[LoadedEvent]) -> list[list[int]]:
     return list(by_root.values())
 
 
-def assign(events: list[LoadedEvent], workers: int) -> list[list[int]]:
-    """Whole groups to workers, the largest first to the least loaded; each worker's indexes in
-    their original order."""
-    shares: list[list[int]] = [[] for _ in range(workers)]
-    for group in sorted(groups(events), key=len, reverse=True):
-        min(shares, key=len).extend(group)
-    return [sorted(share) for share in shares if share]
-
-
 @dataclass
 class WorkerReplay:
     traces: list[EventTrace]  # in the events' order
@@ -100,19 +91,44 @@ class WorkerReplay:
     per_worker: list[int] = field(default_factory=list)  # events each replayed
 
 
-def _replay_share(
-    context: dict[str, Any], stripe_data: str | None, share: list[tuple[int, LoadedEvent]]
-) -> tuple[list[tuple[int, dict[str, Any]]], dict[str, str], float]:
-    """In a worker process: deploy, replay this share in order, report traces as dicts."""
-    import logging
+_START_TIMEOUT_S = 600.0  # a worker's start (spawn, imports, deploy) takes ~10 s
 
+
+class ReplayWorkerError(RuntimeError):
+    """A worker process failed; the message carries its traceback."""
+
+
+# What one worker reports: (its traces by event index, its customer stacks, its deploy seconds).
+_Report = tuple[list[tuple[int, dict[str, Any]]], dict[str, str], float]
+
+
+def _replay_groups(
+    context: dict[str, Any], stripe_data: str | None, take: Any, ready: Any
+) -> _Report:
+    """Deploy, then replay whole groups from `take()` (None: no more), each in its order."""
     from payops.localaws.runtime import LocalAws
 
-    logging.disable(logging.CRITICAL)
-    data = Path(stripe_data) if stripe_data else None
-    with LocalAws(context, stripe_data=data) as local:
-        traces = [(index, asdict(local.send(event))) for index, event in share]
+    traces = []
+    with LocalAws(context, stripe_data=Path(stripe_data) if stripe_data else None) as local:
+        if ready is not None:  # every worker deployed before any takes a group
+            ready.wait(timeout=_START_TIMEOUT_S)
+        while (group := take()) is not None:
+            traces += [(index, asdict(local.send(event))) for index, event in group]
         return traces, local.customer_stacks(), local.deploy_seconds
+
+
+def _worker(
+    context: dict[str, Any], stripe_data: str | None, tasks: Any, reports: Any, ready: Any
+) -> None:
+    """A worker process's main: its report, or its traceback, goes on `reports`."""
+    import logging
+    import traceback
+
+    logging.disable(logging.CRITICAL)  # the workers' logs would interleave
+    try:
+        reports.put(("ok", _replay_groups(context, stripe_data, tasks.get, ready)))
+    except BaseException:
+        reports.put(("error", traceback.format_exc()))
 
 
 def replay_in_workers(
@@ -121,12 +137,26 @@ def replay_in_workers(
     workers: int,
     *,
     stripe_data: Path | None = None,
+    start_together: bool = False,
 ) -> WorkerReplay:
-    """Replay `events` over `workers` local AWSs (see the module docstring)."""
-    from concurrent.futures import ProcessPoolExecutor
+    """Replay `events` over `workers` local AWSs (see the module docstring).
 
-    shares = assign(events, workers)
+    This process is one of them (it is warm: modules imported, parses cached); the others are
+    spawned, so that they inherit no thread, mock or Node process. Whole groups are handed out
+    from one queue, the largest first, to whichever worker is free: a worker still starting
+    takes none meanwhile (`start_together`: every worker waits until all are deployed, so each
+    gets a share however short the replay)."""
+    found = sorted(groups(events), key=len, reverse=True)
+    workers = max(1, min(workers, len(found)))
+    data = str(stripe_data) if stripe_data else None
     saved = os.environ.get(SHARED_ASSEMBLIES_ENV)
+    spawn = multiprocessing.get_context("spawn")
+    tasks, reports = spawn.Queue(), spawn.Queue()
+    ready = spawn.Barrier(workers) if start_together and workers > 1 else None
+    for group in found:
+        tasks.put([(index, events[index]) for index in group])
+    for _ in range(workers):
+        tasks.put(None)
     with tempfile.TemporaryDirectory(prefix="payops-workers-") as shared:
         # Synthesized once, here; the workers deploy that assembly (syntheses.py).
         os.environ[SHARED_ASSEMBLIES_ENV] = saved or shared
@@ -134,32 +164,58 @@ def replay_in_workers(
             started = time.perf_counter()
             synthesis = synthesize(context, None)
             synth_seconds = synthesis.seconds or (time.perf_counter() - started)
-            spawn = multiprocessing.get_context("spawn")  # no inherited threads or Node process
-            with ProcessPoolExecutor(len(shares), mp_context=spawn) as pool:
-                futures = [
-                    pool.submit(
-                        _replay_share,
-                        context,
-                        str(stripe_data) if stripe_data else None,
-                        [(index, events[index]) for index in share],
-                    )
-                    for share in shares
-                ]
-                results = [future.result() for future in futures]
+            children = [
+                spawn.Process(
+                    target=_worker, args=(context, data, tasks, reports, ready), daemon=True
+                )
+                for _ in range(workers - 1)
+            ]
+            for child in children:
+                child.start()
+            try:
+                results = [_replay_groups(context, data, tasks.get, ready)]
+                results += _collect(reports, children)
+            finally:
+                for child in children:  # after a failure here: nothing left running
+                    if child.is_alive():
+                        child.terminate()
         finally:
             if saved is None:
                 os.environ.pop(SHARED_ASSEMBLIES_ENV, None)
     traces: list[EventTrace | None] = [None] * len(events)
     stacks: dict[str, str] = {}
-    for share_traces, share_stacks, _ in results:
-        for index, trace in share_traces:
+    for worker_traces, worker_stacks, _ in results:
+        for index, trace in worker_traces:
             traces[index] = EventTrace(**trace)
-        stacks.update(share_stacks)
+        stacks.update(worker_stacks)
     return WorkerReplay(
         traces=[t for t in traces if t is not None],
         stacks=dict(sorted(stacks.items())),
         synth_seconds=synth_seconds,
         deploy_seconds=max(r[2] for r in results),
-        workers=len(shares),
-        per_worker=[len(s) for s in shares],
+        workers=workers,
+        per_worker=[len(r[0]) for r in results],
     )
+
+
+def _collect(reports: Any, children: list[Any]) -> list[_Report]:
+    """Every child's report; a child that failed, or died without one, raises."""
+    import queue
+
+    collected: list[_Report] = []
+    while len(collected) < len(children):
+        try:
+            status, report = reports.get(timeout=1.0)
+        except queue.Empty:
+            dead = [c for c in children if c.exitcode not in (None, 0)]
+            if dead:
+                raise ReplayWorkerError(
+                    f"a replay worker died (exit code {dead[0].exitcode}) before reporting"
+                ) from None
+            continue
+        if status != "ok":
+            raise ReplayWorkerError(f"a replay worker failed:\n{report}")
+        collected.append(report)
+    for child in children:
+        child.join()
+    return collected
