@@ -51,6 +51,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "dynamodb.query_partition",
         "events.input_paths",
         "cfn.json_templates",
+        "sfn.history_details",
     }
     speedups.install()
     patched = SQSBackend.send_message

@@ -146,6 +146,37 @@ def test_matching_inside_arrays_of_objects(aws: None, bridge: Bridge) -> None:
     ]
 
 
+def test_a_rules_pattern_is_compiled_once_and_a_new_pattern_replaces_it(
+    aws: None, bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every rule on a bus sees every event: its pattern is compiled once (by its text), and
+    PutRule with another pattern is what the rule matches from then on."""
+    from payops import patterns
+
+    url, arn = queue("compiled")
+    compiled: list[Any] = []
+    compile_pattern = patterns.compile_pattern
+
+    def counting(pattern: Any, **kwargs: Any) -> Any:
+        compiled.append(pattern)
+        return compile_pattern(pattern, **kwargs)
+
+    monkeypatch.setattr(patterns, "compile_pattern", counting)
+    gold = {"detail": {"data": {"object": {"id": ["cs_gold_once"]}}}}
+    rule("compiled", gold, [{"Id": "q", "Arn": arn}])
+    compiled.clear()  # PutRule validated it; delivery is what is counted
+    for _ in range(3):
+        put({"id": "evt_c", "data": {"object": {"id": "cs_gold_once"}}})
+    assert compiled == [gold] and len(messages(url)) == 3
+    silver = {"detail": {"data": {"object": {"id": ["cs_silver_once"]}}}}
+    client("events").put_rule(Name="compiled", EventPattern=json.dumps(silver))
+    compiled.clear()
+    put({"id": "evt_c", "data": {"object": {"id": "cs_gold_once"}}})
+    put({"id": "evt_d", "data": {"object": {"id": "cs_silver_once"}}})
+    assert compiled == [silver]
+    assert [m["detail"]["id"] for m in messages(url)] == ["evt_d"]
+
+
 def test_zero_is_not_false(aws: None, bridge: Bridge) -> None:
     url, arn = queue("free")
     bridge.off()

@@ -25,6 +25,7 @@ from payops.localaws.services.stepfunctions import SERVICE
 from payops.localaws.services.stepfunctions.speedups import PooledThread, json_copy
 
 ROLE = "arn:aws:iam::123456789012:role/local-sfn"
+_STATE = "CommonStateField"
 SPEEDUPS = SERVICE.speedup_patches
 assert SPEEDUPS is not None
 
@@ -135,7 +136,14 @@ def _run(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "output": json.loads(described.get("output", "null")),
                 # Map iterations run side by side: their events interleave in any order.
                 "history": sorted(
-                    json.dumps([e["type"], e.get("stateEnteredEventDetails")], sort_keys=True)
+                    json.dumps(
+                        [
+                            e["type"],
+                            e.get("stateEnteredEventDetails"),
+                            e.get("stateExitedEventDetails"),
+                        ],
+                        sort_keys=True,
+                    )
                     for e in history
                 ),
             }
@@ -207,3 +215,32 @@ def test_executions_are_the_same_with_less_copying_parsing_and_fewer_threads(
     assert plain_counts["json_deepcopies"] > 100 and fast_counts["json_deepcopies"] == 0
     assert plain_counts["result_path_parses"] >= 4 * 5 and fast_counts["result_path_parses"] == 0
     assert plain_counts["threads"] >= 4 * 8 and fast_counts["threads"] <= 4
+
+
+def test_history_entries_are_the_same_without_copying_the_state_data(
+    table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sfn.history_details: StateEntered/StateExited entries serialized from the state's data
+    itself; moto copied the whole data (States.get_input) for each entry first."""
+    from moto.stepfunctions.parser.asl.eval.states import States
+
+    inputs = [{"items": [{"id": f"{run}-0", "n": 0}], "event": {"deep": [run]}} for run in range(2)]
+    SPEEDUPS.install()
+    _run(inputs[:1])
+    copies = {"n": 0}
+    get_input = States.get_input
+
+    def counting(self: Any, query: Any = None) -> Any:
+        copies["n"] += query is None  # the whole data, copied
+        return get_input(self, query)
+
+    monkeypatch.setattr(States, "get_input", counting)
+    fast, fast_copies = _run(inputs), copies["n"]
+    copies["n"] = 0
+    entered, exited = "_get_state_entered_event_details", "_get_state_exited_event_details"
+    with SPEEDUPS.lifted(f"{_STATE}.{entered}"), SPEEDUPS.lifted(f"{_STATE}.{exited}"):
+        plain, plain_copies = _run(inputs), copies["n"]
+    assert fast == plain
+    entries = [h for r in plain for h in r["history"] if "StateEntered" in h or "StateExited" in h]
+    assert len(entries) >= 2 * 5 * len(inputs)  # every state's two entries, details compared
+    assert plain_copies - fast_copies >= len(entries)

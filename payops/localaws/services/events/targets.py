@@ -455,14 +455,26 @@ def _deliver(rule: Any, target: dict[str, Any], event: dict[str, Any], ingestion
     RECORDER.record("target_invoked", rule=rule.name, target_arn=target["Arn"], target_kind=kind)
 
 
+# A rule's pattern compiled once, by its text: every rule on a bus sees every event, and a
+# rule's pattern never changes (PutRule gives the rule a new pattern object).
+_COMPILED: dict[str, Any] = {}
+_COMPILED_MAX = 4096
+
+
 def _rule_fires(rule: Any, event: dict[str, Any]) -> bool:
     from payops import patterns
 
     if not str(rule.state).startswith("ENABLED"):
         return False
-    if rule.event_pattern.dump() is None:
+    text = rule.event_pattern.dump()
+    if text is None:
         return False  # a schedule-only rule never matches events
-    return patterns.matches(rule.event_pattern.get_pattern(), event)
+    compiled = _COMPILED.get(text)
+    if compiled is None:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        compiled = _COMPILED[text] = patterns.compile_pattern(rule.event_pattern.get_pattern())
+    return bool(compiled.matches(event))
 
 
 def _send_to_targets(

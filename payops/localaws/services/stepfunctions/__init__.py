@@ -25,6 +25,7 @@ Speed-ups (same behaviour, less work):
 - sfn.inline_tasks
 - sfn.thread_lists
 - sfn.direct_calls
+- sfn.history_details
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from payops.localaws.core.registry import Service
 from payops.localaws.services.stepfunctions import (
     checks,
     error_names,
+    history_details,
     lookups,
     resources,
     simulated_time,
@@ -75,6 +77,7 @@ SPEEDUP_PATCHES = Patches(
     lookups.execution_index_patches,
     speedups.inline_tasks_patches,
     speedups.thread_lists_patches,
+    history_details.history_details_patches,
 )
 
 SERVICE = Service(
@@ -84,7 +87,7 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS},
+    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS, **history_details.SPEEDUPS},
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),
