@@ -52,6 +52,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "events.input_paths",
         "cfn.json_templates",
         "sfn.history_details",
+        "dynamodb.update_expressions",
     }
     speedups.install()
     patched = SQSBackend.send_message

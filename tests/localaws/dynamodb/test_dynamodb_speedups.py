@@ -123,3 +123,62 @@ def test_answers_are_moto_s_and_the_table_is_not_sorted_whole(
     # Each table-key Query sorted its own partition (4 items, or none), never the 120.
     assert sorted_sizes and max(sorted_sizes) == 4
     assert Table.all_items.__module__ == "payops.localaws.services.dynamodb.speedups"
+
+
+def _updates(client: Any) -> list[Any]:
+    """The same expression with different values, on a new item (validated twice by moto) and
+    on existing ones; then a bad expression, twice."""
+    answers = []
+    expression = "SET #s = :s, n = if_not_exists(n, :zero) + :one ADD seen :one REMOVE #p"
+    for user, status in (("user#00", "active"), ("user#01", "past_due"), ("new#1", "trialing")):
+        answers.append(
+            client.update_item(
+                TableName="access",
+                Key={"pk": {"S": user}, "sk": {"S": "state"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#s": "status", "#p": "plan"},
+                ExpressionAttributeValues={
+                    ":s": {"S": status}, ":zero": {"N": "0"}, ":one": {"N": "1"}
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        )  # fmt: skip
+    for _ in range(2):
+        with pytest.raises(client.exceptions.ClientError) as bad:
+            client.update_item(
+                TableName="access",
+                Key={"pk": {"S": "user#00"}, "sk": {"S": "state"}},
+                UpdateExpression="SET = :s",
+                ExpressionAttributeValues={":s": {"S": "x"}},
+            )
+        answers.append(bad.value.response["Error"])
+    return answers
+
+
+def test_an_update_expression_is_parsed_once_and_answers_as_moto(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parsed: list[str] = []
+    original_parse = UpdateExpressionParser.parse
+
+    def counting(self: Any) -> Any:
+        parsed.append("x")
+        return original_parse(self)
+
+    monkeypatch.setattr(UpdateExpressionParser, "parse", counting)
+    SPEEDUPS.uninstall()
+    plain, plain_parses = _updates(table), len(parsed)
+    for user in ("user#00", "user#01", "new#1"):  # back to the starting point
+        table.put_item(
+            TableName="access",
+            Item={"pk": {"S": user}, "sk": {"S": "state"}, "plan": {"S": "basic"}, "n": {"N": "0"}},
+        )
+    table.delete_item(TableName="access", Key={"pk": {"S": "new#1"}, "sk": {"S": "state"}})
+    SPEEDUPS.install()
+    parsed.clear()
+    fast = _updates(table)
+    assert fast == plain
+    assert fast[2]["status"] == {"S": "trialing"} and fast[1]["n"] == {"N": "1"}
+    assert plain_parses >= 2 * 3 + 2 and len(parsed) == 1 + 2  # one good parse, bad ones again

@@ -6,6 +6,7 @@ moto gaps bridged here (`SERVICE.gaps`):
 
 Speed-ups (same behaviour, less work):
 - dynamodb.query_partition
+- dynamodb.update_expressions
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ PATCHES = Patches(
     "dynamodb",
     conditional_writes.write_patches,
 )
-SPEEDUP_PATCHES = Patches("dynamodb", speedups.query_partition_patches)
+SPEEDUP_PATCHES = Patches(
+    "dynamodb", speedups.query_partition_patches, speedups.update_expressions_patches
+)
 
 SERVICE = Service(
     name="dynamodb",

@@ -5,6 +5,11 @@ those of the asked partition: O(table) per Query, so the access workflow (one Qu
 subscription event) slowed a replay as its table grew. A Query on the table's key now reads that
 partition's items only; everything after the lookup (range conditions, filters, limits, paging,
 order) is moto's own code on the same items, in the same order.
+
+moto parses an UpdateItem's UpdateExpression twice per call (once to check the names and values
+it uses, once to apply it), and the workflows send the same few expressions again and again. A
+parsed expression is now kept by its text: every user of it in the pinned moto only reads it
+(`find_clauses`) or deep-copies it before changing it (the validator), so one parse serves all.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ SPEEDUPS: dict[str, str] = {
         "A Query on the table's own key sorted every item of the table to keep one partition's "
         "(O(items) per Query, so a replay slowed as the table grew); now it reads that "
         "partition's items, in moto's order."
+    ),
+    "dynamodb.update_expressions": (
+        "Each UpdateItem parsed its UpdateExpression twice; a parsed expression is kept by its "
+        "text (its users only read it or deep-copy it first)."
     ),
 }
 _asked = threading.local()  # (table, hash key) while this thread runs a Query on the table's key
@@ -56,3 +65,13 @@ def query_partition_patches() -> list[Patch]:
             _asked.query = None
 
     return [Patch(Table, "all_items", all_items), Patch(Table, "query", query)]
+
+
+def update_expressions_patches() -> list[Patch]:
+    import functools
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    # A failed parse raises and is not kept: the same error again next time.
+    parse = functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make.__func__)
+    return [Patch(UpdateExpressionParser, "make", classmethod(parse))]
