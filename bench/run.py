@@ -76,6 +76,10 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1e6:,.0f} µs"
 
 
+# What a replay in several local AWSs must give exactly as one does (bench.replay's results).
+_REPLAY_OUTCOME = ("executions", "execution_statuses", "rules", "dlq", "download_emails", "refused")
+
+
 def table(results: dict[str, Any]) -> str:
     """The results as Markdown: the summary table, the cost breakdown, the conditions."""
     runs = results["runs"]
@@ -107,6 +111,16 @@ def table(results: dict[str, Any]) -> str:
             f"redeliveries), end to end, one run | {r['events_per_s']:.1f} events/s "
             f"({r['replay_s']:.0f} s) | deploy into the local AWS first: "
             f"{r['synth_s'] + r['deploy_s']:.1f} s | - |"
+        )
+    spread = results.get("replay_workers")
+    if r and spread:
+        lines.append(
+            f"| local replay in {spread['workers']} local AWSs (`payops replay --workers "
+            f"{spread['workers']}`), the same history, end to end (starting the other worker "
+            f"and every deploy included), one run | {spread['events_per_s']:.1f} events/s "
+            f"({spread['replay_s']:.0f} s), {spread['events_per_cpu_s']:.1f} per CPU s | one "
+            f"local AWS: {r['events_per_s']:.1f} events/s | "
+            f"{spread['events_per_s'] / r['events_per_s']:.2f}x |"
         )
     b = results.get("replay_before")
     if r and b:
@@ -153,6 +167,14 @@ def table(results: dict[str, Any]) -> str:
             f"order: {', '.join(f'{w:.0f}' for w in windows)} (the last 500 took "
             f"{windows[-1] / windows[0]:.2f}x the first).",
         ]
+        if spread:
+            same = all(spread[k] == r[k] for k in _REPLAY_OUTCOME)
+            shares = " + ".join(map(str, spread["events_per_worker"]))
+            lines[-1] += (
+                f" In {spread['workers']} local AWSs ({shares} events): "
+                f"{'the same' if same else 'NOT the same'} executions by workflow and status, "
+                f"rules, dead letters and download emails as in one."
+            )
     if c:
         seen = c["observed"]
         rules = ", ".join(
@@ -260,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure and print the benchmark table.")
     parser.add_argument("--with-suite", action="store_true", help="also time the test suite")
     parser.add_argument("--replay-events", type=int, default=5000)
+    parser.add_argument(
+        "--replay-workers",
+        type=int,
+        default=2,
+        help="also replay the history over this many local AWSs (payops replay --workers); 1: not",
+    )
     parser.add_argument("--synth-runs", type=int, default=3)
     parser.add_argument("--receiver-imports", type=int, default=7)
     parser.add_argument("--receiver-requests", type=int, default=2000)
@@ -320,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
             results["replay_before"] = results["replay"]
         results["replay"] = replay.measure(args.replay_events)
         results["replay"]["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
+        results.pop("replay_workers", None)
+        if args.replay_workers > 1:
+            results["replay_workers"] = replay.measure(
+                args.replay_events, workers=args.replay_workers
+            )
         args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         _write(results, args)
         return 0
@@ -349,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.with_suite:
         _step("suite", results, suite.measure)
     _step("replay", results, lambda: replay.measure(args.replay_events))
+    if args.replay_workers > 1:
+        _step(
+            "replay_workers",
+            results,
+            lambda: replay.measure(args.replay_events, workers=args.replay_workers),
+        )
     results["elapsed_s"] = time.perf_counter() - started
     _with_baseline(results, previous, args.rebase)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -161,3 +161,25 @@ def test_a_partial_run_without_earlier_results_names_the_file(
     err = capsys.readouterr().err
     assert f"--out {missing}: no earlier results to update" in err
     assert "Traceback" not in err
+
+
+def test_the_table_puts_the_replay_in_workers_beside_one_local_aws() -> None:
+    from bench.run import table
+
+    one = {"history": {"events": 5000, "duplicates": 250}, "events_per_s": 20.0, "replay_s": 250,
+           "synth_s": 7.0, "deploy_s": 1.0, "events_per_cpu_s": 20.5,
+           "seconds_per_500_events": [20, 25], "execution_statuses": {"SUCCEEDED": 9},
+           "executions": {"fulfilment": {"SUCCEEDED": 9}}, "rules": {"paid-order": 9},
+           "dlq": {}, "download_emails": 9, "paid_orders_in_history": 9, "refused": 0}  # fmt: skip
+    two = {**one, "events_per_s": 40.0, "replay_s": 125, "events_per_cpu_s": 19.0, "workers": 2,
+           "events_per_worker": [2400, 2600]}  # fmt: skip
+    machine = {"cpu": "x", "cores": 2, "os": "linux", "python": "3.11", "node": "20"}
+    base = {"runs": {}, "date": "2026-12-01", "machine": machine, "elapsed_s": 1, "replay": one}
+    rendered = table({**base, "replay_workers": two})
+    (row,) = [line for line in rendered.splitlines() if "--workers 2" in line]
+    assert "40.0 events/s (125 s), 19.0 per CPU s" in row and "one local AWS: 20.0 events/s" in row
+    assert row.endswith("| 2.00x |")
+    assert "In 2 local AWSs (2400 + 2600 events): the same executions" in rendered
+    differing = {**two, "dlq": {"fulfilment-dlq": 1}}
+    rendered = table({**base, "replay_workers": differing})
+    assert "NOT the same executions" in rendered
