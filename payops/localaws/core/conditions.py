@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""IAM policy Condition blocks evaluated against a call to the local AWS, which stands for AWS's
+HTTPS endpoint (`REQUEST_CONTEXT`). `condition_holds` knows StringEquals/NotEquals/Like/NotLike,
+Numeric*, Bool and Null (and ...IfExists); an unknown operator does not hold. Used by the S3
+bucket-policy bridge.
+"""
 
 from __future__ import annotations
 

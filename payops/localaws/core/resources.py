@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Base classes of the CloudFormation resource bridges: `BridgedResource` for a type moto has no
+model for (the subclass's `create` builds it on moto's backend; an update replaces it),
+`ExtendsMoto` for moto's own model with `before_create`/`after_create` hooks, `FifoNamed` (a
+generated FIFO name ends in .fifo), `NoOpResource` (creates nothing), and small helpers.
+"""
 
 from __future__ import annotations
 

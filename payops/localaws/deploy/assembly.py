@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""A cloud assembly (cdk.out) read as the CDK CLI reads it: `read_assembly` finds the stack's
+template and asset manifest through manifest.json and returns a `StackArtifact` with one `FileAsset`
+per destination; Docker image and executable assets raise `DeployError`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""What `cdk deploy` does before CreateStack: `bootstrap` creates what `cdk bootstrap` would have
+left that the stack needs (the BootstrapVersion SSM parameter, the asset buckets), `publish_assets`
+uploads the file assets (directories zipped by `zip_directory`), and `create_secrets` /
+`missing_referenced_secrets` deal with secrets named in {{resolve:secretsmanager:...}} references.
+"""
 
 from __future__ import annotations
 

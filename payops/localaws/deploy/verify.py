@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""The deploy check: every template resource (unless its Condition is false) read back through the
+AWS APIs by its service's check from the registry and compared with the template; a type with no
+check is a problem too. `iter_problems` yields one line per difference; `assert_deployed` raises
+`DeployError` with them, or returns the stack's physical ids.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Deploy checks for CloudFormation's own types: AWS::CDK::Metadata creates nothing, so there is
+nothing to read back.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for CloudWatch: each alarm read back with DescribeAlarms and compared with the
+template (metric, statistic, threshold, actions..., and each metric-math query's Id and Expression);
+GetAtt Arn.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""CloudWatch's CloudFormation resource bridge: AWS::CloudWatch::Alarm, which moto skips, put on
+moto's backend with its properties, metric-math `Metrics` included.
+"""
 
 from __future__ import annotations
 

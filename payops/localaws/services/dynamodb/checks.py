@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for DynamoDB: each table's key schema, attribute definitions, billing mode, GSI key
+schemas, stream view type, TTL and point-in-time recovery read back and compared with the template;
+GetAtt getters for Arn and StreamArn.
+"""
 
 from __future__ import annotations
 

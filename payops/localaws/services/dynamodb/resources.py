@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""DynamoDB's CloudFormation resource bridge: AWS::DynamoDB::Table is moto's model, plus the
+TimeToLiveSpecification and PointInTimeRecoverySpecification that moto ignores.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Deploy checks for ECR: each repository must exist (its properties are not compared)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Deploy checks for EventBridge: buses (name, partner event source, policy), rules (pattern,
+schedule, state, every target and no other), archives, connections (authorized, credentials in a
+secret with no unresolved {{resolve:...}}) and API destinations, read back and compared with the
+template; GetAtt getters for their Arns, a bus's Name and a connection's SecretArn.
+"""
 
 from __future__ import annotations
 

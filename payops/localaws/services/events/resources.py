@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""EventBridge's CloudFormation resource bridges: AWS::Events::Archive (in place of moto's model:
+the EventPattern object as JSON text, names within 48 characters), AWS::Events::Connection and
+AWS::Events::ApiDestination (moto skips both), and patches to moto's EventBus model: Ref gives the
+bus name and its Policy property is applied.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for IAM: roles (trust policy, path, session duration, managed and inline policies),
+inline policies on their roles, users and groups, and managed policies' default version, read back
+and compared with the template; GetAtt getters for a role's Arn and RoleId.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""IAM's CloudFormation resource bridge: AWS::IAM::Role is moto's model, plus the ManagedPolicyArns
+moto ignores, attached; `attachable_policy` loads an AWS managed policy from moto's bundled data on
+first use (moto's IAM knows none by default).
+"""
 
 from __future__ import annotations
 

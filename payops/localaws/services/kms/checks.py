@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Deploy checks for KMS: each key's state (Enabled or Disabled) and description, and that each
+alias exists; GetAtt getters for a key's Arn and KeyId.
+"""
 
 from __future__ import annotations
 

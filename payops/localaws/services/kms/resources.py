@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""KMS's CloudFormation resource bridge: AWS::KMS::Key in place of moto's model, which keeps the
+KeyPolicy object and ignores KeyUsage/KeySpec: the policy is stored as JSON text, KeyUsage, KeySpec,
+MultiRegion, EnableKeyRotation and Enabled honoured, GetAtt KeyId given, and delete schedules
+deletion after PendingWindowInDays.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for Lambda: functions (configuration, environment, layers, tracing, storage,
+reserved concurrency), function URLs (an https URL), permissions (a matching policy statement) and
+event source mappings; GetAtt getters for a function's Arn and a URL's FunctionUrl and FunctionArn.
+"""
 
 from __future__ import annotations
 

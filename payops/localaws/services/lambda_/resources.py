@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Lambda's CloudFormation resource bridges: AWS::Lambda::Url (moto skips it; one with a Qualifier
+is refused) and AWS::Lambda::Function, created on moto's backend from an API-shaped request so that
+the properties moto's model drops (Architectures, Layers, TracingConfig, EphemeralStorage, Tags...)
+are kept.
+"""
 
 from __future__ import annotations
 

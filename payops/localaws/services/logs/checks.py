@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Deploy checks for CloudWatch Logs: each log group (name, retention) and log stream must exist as
+the template declares it; GetAtt Arn of a log group.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""CloudWatch Logs' CloudFormation bridges: a patch so that GetAtt Arn of moto's AWS::Logs::LogGroup
+ends in ':*' as on AWS (IAM grants on it cover the streams), and AWS::Logs::LogStream (`LogStream`;
+moto has no model), where the analytics export's Firehose logs delivery errors.
+"""
 
 from __future__ import annotations
 

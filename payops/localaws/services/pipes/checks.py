@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for EventBridge Pipes: each pipe's source, target, role, parameters, enrichment,
+description and desired state read back with DescribePipe and compared with the template; GetAtt
+Arn.
+"""
 
 from __future__ import annotations
 

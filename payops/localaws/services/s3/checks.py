@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for S3: each bucket's existence, versioning, lifecycle rules (id, status,
+expiration days) and public access block, and each bucket policy, compared with the template; GetAtt
+Arn, DomainName and RegionalDomainName, built from the name once the bucket is found.
+"""
 
 from __future__ import annotations
 

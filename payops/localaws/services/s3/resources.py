@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""S3's CloudFormation bridges: AWS::S3::BucketPolicy (moto skips it), AWS::S3::Bucket (moto's
+model, plus the versioning, lifecycle, public access block, CORS and ownership controls it ignores),
+and a patch to moto's bucket-policy evaluation (`FakeBucket.get_permission`): a statement applies
+only when its Condition holds for an HTTPS request.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for Secrets Manager: each secret's name, description and value; a SecretString must
+be stored as given; a generated value must have the asked length and hold no excluded character, and
+the rest of its document must equal the SecretStringTemplate; GetAtt Id.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Secrets Manager's CloudFormation resource bridge: AWS::SecretsManager::Secret, which moto skips,
+created from SecretString or GenerateSecretString (`generate_secret_string`, on moto's
+GetRandomPassword, with SecretStringTemplate/GenerateStringKey); Ref gives the secret's ARN.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Deploy checks for SES: each email identity and configuration set must exist in SES v2 (their
+properties are not compared).
+"""
 
 from __future__ import annotations
 

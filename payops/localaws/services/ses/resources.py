@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""SES's CloudFormation resource bridges, both skipped by moto and created on its SES v2 backend:
+AWS::SES::EmailIdentity (so SES sends from the identity) and AWS::SES::ConfigurationSet.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for SNS: topics (attributes, inline subscriptions), subscriptions and topic
+policies, each read back through the API and compared with the template; GetAtt getters for a
+topic's TopicArn and TopicName and a subscription's Arn.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""SNS's CloudFormation resource bridges: AWS::SNS::Subscription and AWS::SNS::TopicPolicy, which
+moto skips (a subscription gets its RawMessageDelivery, filter, redrive and delivery policies;
+deleting a topic policy puts back each topic's default one), and AWS::SNS::Topic, moto's model with
+a generated FIFO topic name ending in .fifo.
+"""
 
 from __future__ import annotations
 

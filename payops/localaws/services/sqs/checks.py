@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for SQS: each queue's name and attributes (timeouts, FIFO, encryption, redrive...)
+and each queue policy read back and compared with the template; GetAtt getters for Arn, QueueName
+and QueueUrl.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""SQS's CloudFormation resource bridges: AWS::SQS::QueuePolicy, which moto skips (the policy is set
+on each queue, cleared on delete), and AWS::SQS::Queue, moto's model with a generated FIFO queue
+name ending in .fifo.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Deploy checks for SSM: each parameter's value and type read back and compared with the template;
+GetAtt Value.
+"""
 
 from __future__ import annotations
 

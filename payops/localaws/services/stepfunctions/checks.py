@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Deploy checks for Step Functions: each state machine's definition (as `expected_definition`
+rebuilds it: refs resolved, substitutions applied), type, role, name, logging level and tracing read
+back and compared with the template; GetAtt getters for Arn and Name.
+"""
 
 from __future__ import annotations
 

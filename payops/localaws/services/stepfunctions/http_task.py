@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""The HTTP Task (arn:aws:states:::http:invoke), unknown to moto: `invoke_http` builds the request
+from the task's Parameters and EventBridge connection (API_KEY or BASIC auth), sends it via the
+`set_http_routes` rewrites to loopback only (RealNetworkCallBlocked otherwise), records it with
+secrets masked; the task state fails as States.Http.StatusCode.<code> or States.Http.Socket.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Step Functions' CloudFormation resource bridge: AWS::StepFunctions::StateMachine, created in the
+backend the API answers from (under execute_state_machine moto's model puts it where no API call
+finds it), from DefinitionString, Definition or DefinitionS3Location with DefinitionSubstitutions,
+and with its type and logging, tracing and encryption configurations.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Simulated time for Wait states and Retry intervals, which moto really sleeps: the sleep is
+skipped, added up per execution (`simulated_seconds`) and recorded as `sleep_skipped`; a Wait until
+a timestamp counts from the execution's simulated now, in UTC.
+"""
 
 from __future__ import annotations
 
