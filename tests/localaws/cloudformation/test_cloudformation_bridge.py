@@ -1089,3 +1089,22 @@ def test_bridged_resources_follow_stack_updates_and_deletion() -> None:
         cloudformation.delete_stack(StackName="S")
         assert sns.list_subscriptions()["Subscriptions"] == []
         assert aws("secretsmanager").list_secrets()["SecretList"] == []
+
+
+def test_a_key_disabled_by_a_string_false_is_checked_as_disabled() -> None:
+    """CloudFormation passes `Enabled: "false"` as a string: the bridge disables the key and the
+    deploy check expects Disabled (a plain truth test read "false" as enabled)."""
+    from payops.localaws.deploy import assert_deployed
+
+    template = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"Enabled": "false"}}}}
+    was_installed = registry.is_installed()
+    with local_aws(bridged=True) as aws:
+        registry.install()
+        try:
+            aws.create(template["Resources"])
+            key = aws("kms").describe_key(KeyId=aws.physical("Key"))["KeyMetadata"]
+            assert key["KeyState"] == "Disabled"
+            assert set(assert_deployed(template, "S")) == {"Key"}
+        finally:
+            if not was_installed:
+                registry.uninstall()

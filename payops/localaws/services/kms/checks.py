@@ -5,13 +5,13 @@ alias exists; GetAtt getters for a key's Arn and KeyId.
 from __future__ import annotations
 
 from payops.localaws.core.checking import Check, CheckFn, Getter
+from payops.localaws.core.resources import as_bool
 
 
 def check_kms_key(c: Check) -> None:
     metadata = c.client("kms").describe_key(KeyId=c.physical_id)["KeyMetadata"]
-    c.same(
-        "KeyState", "Enabled" if c.props.get("Enabled", True) else "Disabled", metadata["KeyState"]
-    )
+    enabled = as_bool(c.props.get("Enabled", True))  # "false" from a template is False
+    c.same("KeyState", "Enabled" if enabled else "Disabled", metadata["KeyState"])
     c.same_if_set("Description", metadata.get("Description"))
 
 

@@ -29,4 +29,4 @@ SERVICE = Service(
     speedup_patches=SPEEDUP_PATCHES,
 )
 
-__all__ = ["PATCHES", "SERVICE", "install", "is_installed", "uninstall"]
+__all__ = ["SERVICE", "SPEEDUP_PATCHES"]

@@ -290,7 +290,8 @@ def invoke_http(parameters: dict[str, Any], execution_arn: str | None = None) ->
         RECORDER.record("http_call", **record, status=None, error="blocked")
         raise RealNetworkCallBlocked(
             f"HTTP Task refused a real network call to {request['masked_url']}: local runs only "
-            "reach 127.0.0.1; add a route with stepfunctions_bridge.set_http_routes({...})."
+            "reach this machine (127.0.0.1, localhost, ::1); add a route with "
+            "payops.localaws.services.stepfunctions.set_http_routes({...})."
         )
     data = request["data"].encode() if request["data"] is not None else None
     http_request = urllib.request.Request(

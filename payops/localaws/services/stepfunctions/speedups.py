@@ -81,8 +81,8 @@ CLIENT_USERS = (
     "state_task.service.state_task_service_aws_sdk",
 )
 _PROGRAM_CACHE_SIZE = 256
-# What the parser builds depends on these module attributes, which stepfunctions_bridge patches
-# (task classes, error names): a program parsed under other ones must not be reused.
+# What the parser builds depends on these module attributes, which this service's bridges
+# patch (task classes, error names): a program parsed under other ones must not be reused.
 _PARSE_HOOKS = (
     ("exec.state_task.state_task_factory", "state_task_service_for"),
     ("exec.state_task.service.state_task_service_factory", "state_task_service_for"),
@@ -203,7 +203,7 @@ def task_clients_patches() -> list[Patch]:
     original = boto_client.boto_client_for
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        # The same endpoint choice as moto's (stepfunctions_bridge may patch the server port).
+        # The same endpoint choice as moto's (this service's bridges may patch the server port).
         endpoint = None if botocore_stubber.enabled else str(boto_client.moto_server_port())
         key = (region, service, endpoint)
         with lock:
