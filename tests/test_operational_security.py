@@ -138,11 +138,15 @@ def test_cfn_lint_passes_on_the_customer_stack() -> None:
 def test_cfn_lint_validates_the_state_machine_definitions(partner: Synthesized) -> None:
     """E3601 reads the definitions now: a broken one is an error (it skipped Fn::Join)."""
     template = json.loads(json.dumps(partner.json))
-    machine = next(iter(resources_of(template, "AWS::StepFunctions::StateMachine").values()))
+    name, machine = next(iter(resources_of(template, "AWS::StepFunctions::StateMachine").items()))
+    # That machine alone (linting the whole template again took seconds): its references to
+    # the rest give other findings, E3601 is the definition's.
+    alone = {"Resources": {name: machine}}
+    assert not [f for f in cfn_lint(alone) if f.startswith("E3601")]
     definition = json.loads(machine["Properties"]["DefinitionString"])
     definition["States"][definition["StartAt"]]["Type"] = "Tusk"
     machine["Properties"]["DefinitionString"] = json.dumps(definition)
-    assert any(finding.startswith("E3601") for finding in cfn_lint(template))
+    assert any(finding.startswith("E3601") for finding in cfn_lint(alone))
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
