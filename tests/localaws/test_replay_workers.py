@@ -88,7 +88,7 @@ def test_a_generated_month_replays_event_by_event_as_in_one_local_aws() -> None:
     from bench.history import generate
 
     settings = Settings.load(CONTEXT)
-    history = generate(90, 11)  # orders, konbini, refunds, subscriptions, duplicates
+    history = generate(60, 3)  # orders, konbini, subscriptions created and ended, a redelivery
     events = [LoadedEvent(f"h#{i}", wrap(e, settings)) for i, e in enumerate(history)]
     assert Counter(e["id"] for e in history).most_common(1)[0][1] > 1  # a redelivery in it
     customers = Counter(
