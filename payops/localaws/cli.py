@@ -166,14 +166,18 @@ def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
 
 
 def _replay_in_workers(args: argparse.Namespace, context: dict[str, str]) -> int:
-    from payops.localaws.replay_workers import replay_in_workers
+    from payops.localaws.replay_workers import ReplayWorkerError, replay_in_workers
     from payops.settings import Settings
 
     events, failed = _load(args.paths, Settings.load(context))
     if not args.json:
         print(f"replaying {len(events)} events in {args.workers} local AWSs ...", flush=True)
     started = time.perf_counter()
-    done = replay_in_workers(context, events, args.workers, stripe_data=args.stripe_data)
+    try:
+        done = replay_in_workers(context, events, args.workers, stripe_data=args.stripe_data)
+    except ReplayWorkerError as err:  # its message carries the worker's own traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - started
     if not args.json:
         for index, trace in enumerate(done.traces, 1):

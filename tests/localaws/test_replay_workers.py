@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from payops.envelope import LoadedEvent, load_events, wrap
 from payops.localaws.replay_workers import groups, replay_in_workers
 from payops.localaws.runtime import EventTrace, LocalAws
@@ -108,3 +110,37 @@ def test_a_generated_month_replays_event_by_event_as_in_one_local_aws() -> None:
     assert [_outcome(t) for t in spread.traces] == [_outcome(t) for t in alone]
     assert spread.stacks == alone_stacks and alone_stacks  # a subscription's stack in it
     assert sum(len(t.executions) for t in alone) > len(events)  # workflows really ran
+
+
+def test_a_worker_that_fails_or_dies_is_reported(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """A worker's traceback, or its death without a report, is raised; `payops replay` prints it
+    as an error and exits 1."""
+    import queue
+
+    import payops.localaws.replay_workers as workers
+    from payops.cli import main
+
+    class Child:
+        def __init__(self, exitcode: int | None) -> None:
+            self.exitcode = exitcode
+
+        def join(self) -> None:
+            pass
+
+    failed: queue.Queue[Any] = queue.Queue()
+    failed.put(("error", "Traceback (most recent call last):\nRuntimeError: boom"))
+    with pytest.raises(workers.ReplayWorkerError, match="RuntimeError: boom"):
+        workers._collect(failed, [Child(0)])
+    with pytest.raises(workers.ReplayWorkerError, match="died \\(exit code -9\\)"):
+        workers._collect(queue.Queue(), [Child(-9)])
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise workers.ReplayWorkerError("a replay worker failed:\nRuntimeError: boom")
+
+    monkeypatch.setattr(workers, "replay_in_workers", failing)
+    path = tmp_path / "one.json"
+    path.write_text((EXAMPLES / "01-card-order-paid.json").read_text())
+    assert main(["replay", str(path), "--json", "--workers", "2"]) == 1
+    assert "error: a replay worker failed:\nRuntimeError: boom" in capsys.readouterr().err
