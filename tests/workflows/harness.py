@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import boto3
+from kept_session import use_kept_session
 from moto import mock_aws
 
 from payops.localaws.core.clients import new_client
@@ -85,30 +85,22 @@ def fresh_aws(seed: str, *bridges: Installable) -> Iterator[None]:
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
     ):
         mock_random.seed(seed)
-        # moto drops boto3's default session at every start (its stop puts the old one back):
-        # one kept session reads each service's model JSON once, not once per test.
-        boto3.DEFAULT_SESSION = _kept_session()
+        use_kept_session()
         try:
             yield
         finally:
             mock_random.seed()
 
 
-_KEPT: dict[str, Any] = {}  # boto3 session and clients: thread-safe, reused by every mock
-
-
-def _kept_session() -> boto3.session.Session:
-    if "session" not in _KEPT:
-        _KEPT["session"] = boto3.session.Session()
-    return _KEPT["session"]
+_CLIENTS: dict[str, Any] = {}  # thread-safe, reused by every mock
 
 
 def client(service: str) -> Any:
     """A boto3 client for moto, kept for the process: moto's stub is one of botocore's built-in
     handlers, so a client reaches whichever mock is active."""
-    if service not in _KEPT:
-        _KEPT[service] = new_client(service, REGION)
-    return _KEPT[service]
+    if service not in _CLIENTS:
+        _CLIENTS[service] = new_client(service, REGION)
+    return _CLIENTS[service]
 
 
 def start(machine_arn: str, envelope: dict[str, Any]) -> str:
