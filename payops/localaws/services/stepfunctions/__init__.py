@@ -25,6 +25,7 @@ Speed-ups (same behaviour, less work):
 - sfn.inline_tasks
 - sfn.thread_lists
 - sfn.direct_calls
+- sfn.sync_waits
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from payops.localaws.services.stepfunctions import (
     simulated_time,
     speedups,
     status_events,
+    sync_waits,
     tasks,
 )
 from payops.localaws.services.stepfunctions.endings import endings, wait_for_an_ending
@@ -75,6 +77,7 @@ SPEEDUP_PATCHES = Patches(
     lookups.execution_index_patches,
     speedups.inline_tasks_patches,
     speedups.thread_lists_patches,
+    sync_waits.sync_waits_patches,
 )
 
 SERVICE = Service(
@@ -84,7 +87,7 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS},
+    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS, **sync_waits.SPEEDUPS},
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),
