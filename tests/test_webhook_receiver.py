@@ -25,6 +25,7 @@ import stripe
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kept_session import use_kept_session
 from moto import mock_aws
 from stripe_signing import make_signing_secret, sign
 
@@ -216,6 +217,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
     for name in ("AWS_PROFILE", "EVENT_SOURCE", "TOLERANCE_SECONDS", "MAX_BODY_BYTES"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
+        use_kept_session()  # the fixture's and the receiver's clients: models read once
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         events = boto3.client("events", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)

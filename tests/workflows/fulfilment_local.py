@@ -19,8 +19,16 @@ from typing import Any
 
 import boto3
 from conftest import ROOT, load_fixture
-from harness import Run, client, finish, queued_json, sent_emails, start, stripe_connection
-from moto import mock_aws
+from harness import (
+    Run,
+    client,
+    finish,
+    fresh_aws,
+    queued_json,
+    sent_emails,
+    start,
+    stripe_connection,
+)
 
 from payops.asl import render
 from payops.localaws.fakes.fake_stripe import FakeStripe, StripeCall
@@ -107,12 +115,8 @@ def _table(name: str, key: str) -> str:
 
 def local_aws() -> Iterator[Local]:
     """Body of the `local` fixture."""
-    was = sfb.is_installed(), lambda_bridge.is_installed()
-    sfb.install()
-    lambda_bridge.install()
     sfb.reset_simulated_time()
-    config = {"stepfunctions": {"execute_state_machine": True}}
-    with mock_aws(config=config), FakeStripe() as fake:
+    with fresh_aws("fulfilment", lambda_bridge), FakeStripe() as fake:
         fake.load_stripe_data(STRIPE_DATA)
         sfb.set_http_routes({"https://api.stripe.com": fake.url})
         iam = boto3.client("iam", region_name=REGION)
@@ -180,10 +184,6 @@ def local_aws() -> Iterator[Local]:
         yield Local(machine, retry, "orders", "grants", "downloads", queue, fake)
     sfb.set_http_routes({})
     lambda_bridge.unregister_code_dirs()
-    if not was[0]:
-        sfb.uninstall()
-    if not was[1]:
-        lambda_bridge.uninstall()
 
 
 def envelope(name: str, **session_changes: Any) -> dict[str, Any]:

@@ -18,8 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import ROOT, Synthesized, load_fixture
-from harness import Run, client, finish, queued_json, sent_emails, start
-from moto import mock_aws
+from harness import Run, client, finish, fresh_aws, queued_json, sent_emails, start
 
 from payops.asl import render
 from payops.localaws.fakes.fake_stripe import FakeStripe, StripeCall
@@ -70,10 +69,8 @@ class Local:
 
 @pytest.fixture
 def local() -> Iterator[Local]:
-    was_installed = sfb.is_installed()
-    sfb.install()
     sfb.reset_simulated_time()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), FakeStripe() as fake:
+    with fresh_aws("coupons"), FakeStripe() as fake:
         sfb.set_http_routes({"https://api.stripe.com": fake.url})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -146,8 +143,6 @@ def local() -> Iterator[Local]:
         )["stateMachineArn"]
         yield Local(machine, "claims", queue, fake, api_key, revoke_arn)
     sfb.set_http_routes({})
-    if not was_installed:
-        sfb.uninstall()
 
 
 def _order(**changes: Any) -> dict[str, Any]:

@@ -17,8 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import Synthesized, load_fixture
-from harness import create_customers_table, finish, start, stripe_connection
-from moto import mock_aws
+from harness import create_customers_table, finish, fresh_aws, start, stripe_connection
 
 from payops.asl import render
 from payops.localaws.fakes.fake_stripe import FakeStripe
@@ -115,12 +114,8 @@ class Mirror:
 
 @pytest.fixture(scope="module")
 def mirror() -> Iterator[Mirror]:
-    was_installed = sfb.is_installed()
-    sfb.install()  # Retry back-off is simulated, never slept
-    with (
-        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        FakeStripe() as fake,
-    ):
+    # Retry back-off is simulated, never slept (the Step Functions bridges)
+    with fresh_aws("customer-mirror"), FakeStripe() as fake:
         sfb.set_http_routes({"https://api.stripe.com": fake.url})
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_customers_table(TABLE, user_index=USER_ID_INDEX)
@@ -149,8 +144,6 @@ def mirror() -> Iterator[Mirror]:
         )["stateMachineArn"]
         yield Mirror(machine, ddb, sfn, resync, fake)
     sfb.set_http_routes({})
-    if not was_installed:
-        sfb.uninstall()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import boto3
 import pytest
 from conftest import ROOT, Synthesized
 from harness import sent_emails
+from kept_session import use_kept_session
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -57,6 +58,7 @@ def links(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DOWNLOAD_URL", raising=False)
     with mock_aws():
+        use_kept_session()  # the handler's boto3 clients too: models read once
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(
             TableName="grants",

@@ -11,8 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import Synthesized, load_fixture
-from harness import Run, client, finish, queued_json, sent_emails, start
-from moto import mock_aws
+from harness import Run, client, finish, fresh_aws, queued_json, sent_emails, start
 
 from payops.asl import render
 from payops.localaws.services import stepfunctions as sfb
@@ -44,10 +43,8 @@ class Local:
 
 @pytest.fixture
 def local() -> Iterator[Local]:
-    was_installed = sfb.is_installed()
-    sfb.install()
     sfb.reset_simulated_time()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with fresh_aws("dunning"):
         client("dynamodb").create_table(
             TableName="claims",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -77,8 +74,6 @@ def local() -> Iterator[Local]:
             type="EXPRESS",
         )["stateMachineArn"]
         yield Local(machine, queue)
-    if not was_installed:
-        sfb.uninstall()
 
 
 def _event(name: str, **changes: Any) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from fulfilment_local import (
     now,
     session_of,
 )
+from kept_session import use_kept_session
 from moto import mock_aws
 
 from payops.asl import placeholders
@@ -369,6 +370,7 @@ def download(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("BUCKET_NAME", "downloads")
     monkeypatch.setenv("URL_TTL_SECONDS", "300")
     with mock_aws():
+        use_kept_session()  # the handler's boto3 clients too: models read once
         _table("grants", "token")
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="downloads")

@@ -15,13 +15,12 @@ from typing import Any
 import boto3
 import pytest
 from conftest import FIXTURES, PARTNER_SOURCE, Synthesized, load_fixture
-from moto import mock_aws
+from harness import fresh_aws
 
 from payops.asl import render
 from payops.envelope import wrap
 from payops.localaws.services import events as events_bridge
 from payops.localaws.services import pipes as pipes_bridge
-from payops.localaws.services import stepfunctions as sfb
 from payops.settings import Settings
 from stacks.notifications import MAX_RECEIVE_COUNT
 
@@ -75,18 +74,11 @@ def _as_list(value: object) -> list:
 def aws() -> Iterator[None]:
     """One local AWS for the module (starting moto per test costs ~1 s); tests drain what they
     read, and use their own names."""
-    was = events_bridge.is_installed(), sfb.is_installed()
-    events_bridge.install()
-    sfb.install()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with fresh_aws("notifications", events_bridge):
         boto3.client("events", region_name=REGION).create_event_bus(
             Name=PARTNER_SOURCE, EventSourceName=PARTNER_SOURCE
         )
         yield
-    if not was[0]:
-        events_bridge.uninstall()
-    if not was[1]:
-        sfb.uninstall()
 
 
 def client(service: str) -> Any:

@@ -28,11 +28,11 @@ from harness import (
     client,
     create_customers_table,
     finish,
+    fresh_aws,
     queued_json,
     start,
     stripe_connection,
 )
-from moto import mock_aws
 
 from payops.asl import render
 from payops.localaws.fakes.fake_stripe import FakeStripe, StripeCall
@@ -157,13 +157,7 @@ class Local:
 
 @pytest.fixture
 def local() -> Iterator[Local]:
-    was = sfb.is_installed(), cfb.is_installed()
-    sfb.install()
-    cfb.install()
-    with (
-        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        FakeStripe() as fake,
-    ):
+    with fresh_aws("subscriptions", cfb), FakeStripe() as fake:
         sfb.set_http_routes({"https://api.stripe.com": fake.url})
         boto3.client("dynamodb", region_name=REGION).create_table(
             TableName="claims",
@@ -217,10 +211,6 @@ def local() -> Iterator[Local]:
         }
         yield Local(machines, queue, fake)
     sfb.set_http_routes({})
-    if not was[0]:
-        sfb.uninstall()
-    if not was[1]:
-        cfb.uninstall()
 
 
 def _event(name: str, **detail_changes: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.inline_tasks",
         "sfn.thread_lists",
         "sfn.direct_calls",
+        "sfn.sync_waits",
         "sqs.send_message_attributes",
         "dynamodb.query_partition",
         "events.input_paths",

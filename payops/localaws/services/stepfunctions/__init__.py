@@ -26,6 +26,7 @@ Speed-ups (same behaviour, less work):
 - sfn.thread_lists
 - sfn.direct_calls
 - sfn.history_details
+- sfn.sync_waits
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from payops.localaws.services.stepfunctions import (
     simulated_time,
     speedups,
     status_events,
+    sync_waits,
     tasks,
 )
 from payops.localaws.services.stepfunctions.endings import endings, wait_for_an_ending
@@ -78,6 +80,7 @@ SPEEDUP_PATCHES = Patches(
     speedups.inline_tasks_patches,
     speedups.thread_lists_patches,
     history_details.history_details_patches,
+    sync_waits.sync_waits_patches,
 )
 
 SERVICE = Service(
@@ -87,7 +90,12 @@ SERVICE = Service(
     resources=resources.RESOURCES,
     checks=checks.CHECKS,
     attributes=checks.ATTRIBUTES,
-    speedups={**speedups.SPEEDUPS, **lookups.SPEEDUPS, **history_details.SPEEDUPS},
+    speedups={
+        **speedups.SPEEDUPS,
+        **lookups.SPEEDUPS,
+        **history_details.SPEEDUPS,
+        **sync_waits.SPEEDUPS,
+    },
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
     provides=("invoke_http",),
