@@ -29,9 +29,12 @@ build/lambda-deps/%/.requirements.sha256: functions/%/requirements.txt $(VENV)/.
 
 # Two workers (pytest-xdist), each test file kept in one worker (its module fixtures deploy
 # once); PYTEST_ARGS= runs it serially. See the README's Tests section.
+# Bytecode caches are written even where the environment turns them off (PYTHONDONTWRITEBYTECODE):
+# each worker and each process a test starts (payops serve, cdk synth's app, replay workers)
+# would otherwise compile every module again, and pytest re-rewrite every test file's asserts.
 PYTEST_ARGS ?= -n 2 --dist loadfile
 test: setup browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest $(PYTEST_ARGS)
 
 # The order-status page test needs Debian's chromium (issue 15). Installed here when this machine
 # allows it (root with apt-get); otherwise nothing happens and that test is skipped (failed in CI).

@@ -99,22 +99,21 @@ def bridged():
 
 
 # --- pytest-xdist (`make test`: -n 2 --dist loadfile): the longest files first -----------------
-# A free worker takes the next file in collection order, so a long file near the end (the
-# subscriptions module, ~55 s) leaves the other worker idle; taken first, the short files fill in
-# around them. Serial seconds per file, largest first (2026-12-01). Order only: a stale list costs
-# seconds, never a result.
+# A free worker takes the next file in collection order, so a long file near the end leaves the
+# other worker idle; taken first, the short files fill in around them. Seconds per file in a
+# `make test` run, largest first (2026-12-01, after the fixtures' speed-ups). Order only: a stale
+# list costs seconds, never a result.
 LONGEST_FILES = (
-    "tests/test_serve.py",
-    "tests/workflows/test_subscriptions.py",
-    "tests/localaws/deploy/test_cdk_deploy_server.py",
-    "tests/localaws/test_replay_cli.py",
-    "tests/workflows/test_fulfilment.py",
     "tests/test_operational_security.py",
+    "tests/localaws/deploy/test_cdk_deploy_server.py",
     "tests/localaws/test_replay_real_events.py",
-    "tests/test_receiver_properties.py",
-    "tests/workflows/test_fulfilment_faults.py",
-    "tests/hardening/test_nothing_lost.py",
+    "tests/localaws/test_replay_workers.py",
+    "tests/test_serve.py",
     "tests/hardening/test_duplicate_storms.py",
+    "tests/localaws/cloudformation/test_cloudformation_bridge.py",
+    "tests/localaws/test_replay_cli.py",
+    "tests/test_receiver_properties.py",
+    "tests/workflows/test_subscriptions.py",
 )
 
 
