@@ -628,11 +628,33 @@ def test_bucket_policy_is_put_and_its_conditions_are_evaluated() -> None:
         ({"StringEquals": {"aws:SourceVpce": "vpce-1"}}, False),
         ({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}, True),
         ({"Null": {"aws:SourceVpce": "true"}}, True),
+        # A key the request does not carry: false, but true for a negated operator, IfExists
+        # and ForAllValues (IAM's rules).
         ({"ForAnyValue:StringLike": {"aws:TagKeys": "x*"}}, False),
+        ({"ForAllValues:StringLike": {"aws:TagKeys": "x*"}}, True),
+        ({"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}, True),
+        ({"ArnNotLike": {"aws:SourceArn": "arn:aws:sns:*"}}, True),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:sns:*"}}, False),
+        ({"StringEqualsIgnoreCase": {"aws:SecureTransport": "TRUE"}}, True),
+        ({"StringNotEqualsIgnoreCase": {"aws:SecureTransport": "TRUE"}}, False),
+        ({"NumericNotEquals": {"s3:TlsVersion": "1.3"}}, False),
     ],
 )
 def test_condition_evaluation(condition: dict[str, Any], holds: bool) -> None:
     assert condition_holds(condition) is holds
+
+
+def test_an_operator_the_local_aws_does_not_evaluate_is_an_error_naming_it() -> None:
+    """Never read as if the condition were not there (a Deny that silently stops applying)."""
+    from payops.localaws.core.conditions import UnsupportedCondition
+
+    with pytest.raises(UnsupportedCondition, match="'DateLessThan' is not evaluated"):
+        condition_holds({"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}})
+    with pytest.raises(UnsupportedCondition, match="'Sometimes:StringLike': unknown qualifier"):
+        condition_holds({"Sometimes:StringLike": {"aws:TagKeys": "x*"}})
+    arn = {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:123456789012:rule/*"}}
+    context = {"aws:sourcearn": "arn:aws:events:us-east-1:123456789012:rule/r"}
+    assert condition_holds(arn, context) and not condition_holds(arn, {"aws:sourcearn": "x"})
 
 
 def test_bucket_properties_moto_ignores_are_applied() -> None:

@@ -31,6 +31,7 @@ import re
 import threading
 from typing import Any
 
+from payops.localaws.core.conditions import condition_holds
 from payops.localaws.core.patch import Patch
 
 _caller = threading.local()
@@ -116,30 +117,6 @@ def _principal_matches(principal: Any, arn: str, account: str) -> bool:
     return False
 
 
-def _condition_holds(conditions: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, entries in (conditions or {}).items():
-        base = operator.removesuffix("IfExists")
-        for key, expected in entries.items():
-            wanted = [str(v) for v in _as_list(expected)]
-            actual = context.get(key.lower())
-            if actual is None:
-                holds = operator.endswith("IfExists") or base.startswith(("ArnNot", "StringNot"))
-            elif base == "Bool":
-                holds = actual.lower() in [w.lower() for w in wanted]
-            elif base in ("ArnEquals", "StringEquals"):
-                holds = actual in wanted
-            elif base in ("ArnNotEquals", "StringNotEquals"):
-                holds = actual not in wanted
-            elif base in ("ArnLike", "StringLike", "ArnNotLike", "StringNotLike"):
-                matched = any(fnmatch.fnmatchcase(actual, w) for w in wanted)
-                holds = not matched if "Not" in base else matched
-            else:
-                raise NotImplementedError(f"bus policy condition operator {operator}")
-            if not holds:
-                return False
-    return True
-
-
 def denied(bus: Any, entry: dict[str, Any], caller: tuple[str, str]) -> str | None:
     """The Sid of the Deny statement in `bus`'s policy that refuses this caller, if any."""
     if not bus.policy:
@@ -161,7 +138,7 @@ def denied(bus: Any, entry: dict[str, Any], caller: tuple[str, str]) -> str | No
         resources = [str(r) for r in _as_list(statement.get("Resource", "*"))]
         if not any(fnmatch.fnmatchcase(bus.arn, r) for r in resources):
             continue
-        if _principal_matches(statement.get("Principal"), arn, account) and _condition_holds(
+        if _principal_matches(statement.get("Principal"), arn, account) and condition_holds(
             statement.get("Condition") or {}, context
         ):
             return str(statement.get("Sid", ""))
