@@ -76,7 +76,7 @@ def read_assembly(assembly_dir: str | Path, stack_name: str = "StripePayOps") ->
     return StackArtifact(directory, stack_name, template, tuple(assets))
 
 
-def _substitute(text: str, account: str, region: str) -> str:
+def substitute_placeholders(text: str, account: str, region: str) -> str:
     for name, value in (("AccountId", account), ("Region", region), ("Partition", "aws")):
         text = text.replace("${AWS::" + name + "}", value)
     return text

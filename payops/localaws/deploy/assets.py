@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.localaws.core.clients import Clients, error_code
-from payops.localaws.deploy.assembly import StackArtifact, _substitute
+from payops.localaws.deploy.assembly import StackArtifact, substitute_placeholders
 from payops.localaws.deploy.verify import DeployError
 
 BOOTSTRAP_VERSION = "33"  # what the pinned CDK CLI's bootstrap template (aws-cdk 2.1148.1) writes
@@ -57,7 +57,9 @@ def bootstrap(artifact: StackArtifact, clients: Clients, account: str) -> list[s
             ssm.put_parameter(Name=name, Value=BOOTSTRAP_VERSION, Type="String")
             created.append(f"ssm:{name}")
     s3 = clients("s3")
-    for bucket in sorted({_substitute(a.bucket, account, clients.region) for a in artifact.assets}):
+    for bucket in sorted(
+        {substitute_placeholders(a.bucket, account, clients.region) for a in artifact.assets}
+    ):
         try:
             s3.head_bucket(Bucket=bucket)
         except Exception:
@@ -116,16 +118,20 @@ def publish_assets(artifact: StackArtifact, clients: Clients, account: str) -> i
             body = asset.source.read_bytes()
         else:
             raise DeployError([f"asset {asset.asset_id}: {asset.source} not found"], "assets")
-        bucket = _substitute(asset.bucket, account, clients.region)
-        s3.put_object(Bucket=bucket, Key=_substitute(asset.key, account, clients.region), Body=body)
+        bucket = substitute_placeholders(asset.bucket, account, clients.region)
+        s3.put_object(
+            Bucket=bucket,
+            Key=substitute_placeholders(asset.key, account, clients.region),
+            Body=body,
+        )
         total += len(body)
     return total
 
 
-def _code_dirs(artifact: StackArtifact, account: str, region: str) -> dict[str, Path]:
+def lambda_code_dirs(artifact: StackArtifact, account: str, region: str) -> dict[str, Path]:
     """logical id of each Lambda function -> the cdk.out directory its S3 code came from."""
     by_key = {
-        _substitute(a.key, account, region): a.source
+        substitute_placeholders(a.key, account, region): a.source
         for a in artifact.assets
         if a.packaging == "zip" and a.source.is_dir()
     }

@@ -31,13 +31,13 @@ from payops.localaws.core.clients import Clients
 from payops.localaws.core.moto_pin import MOTO_VERSION
 from payops.localaws.deploy.assembly import read_assembly
 from payops.localaws.deploy.assets import (
-    _code_dirs,
     bootstrap,
     create_secrets,
+    lambda_code_dirs,
     missing_referenced_secrets,
     publish_assets,
 )
-from payops.localaws.deploy.verify import DeployError, _account, _physical_ids, assert_deployed
+from payops.localaws.deploy.verify import DeployError, account_of, assert_deployed, physical_ids_of
 
 _TERMINAL_WAIT_S = 60.0
 
@@ -136,7 +136,7 @@ def deploy(
              for logical_id, kind in uncreatable],
             f"{stack_name} holds resource types the local AWS cannot create",
         )  # fmt: skip
-    account = _account(clients)
+    account = account_of(clients)
     mark = lap("setup", started)
     bootstrap(artifact, clients, account)
     create_secrets(clients, secrets or {})
@@ -170,8 +170,8 @@ def deploy(
         raise _stack_failure(clients, stack_name, stack["StackStatus"])
     mark = lap("create_stack", mark)
 
-    physical_ids = _physical_ids(clients, stack_name)
-    code_dirs = _code_dirs(artifact, account, region)
+    physical_ids = physical_ids_of(clients, stack_name)
+    code_dirs = lambda_code_dirs(artifact, account, region)
     if code_dirs:
         register_code_dir = registry.provided("lambda_", "register_code_dir")
         for logical_id, directory in code_dirs.items():

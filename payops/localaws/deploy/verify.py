@@ -23,11 +23,11 @@ class DeployError(RuntimeError):
         super().__init__(f"{heading}:\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
-def _account(clients: Clients) -> str:
+def account_of(clients: Clients) -> str:
     return str(clients("sts").get_caller_identity()["Account"])
 
 
-def _physical_ids(clients: Clients, stack_name: str) -> dict[str, str]:
+def physical_ids_of(clients: Clients, stack_name: str) -> dict[str, str]:
     cloudformation = clients("cloudformation")
     found: dict[str, str] = {}
     kwargs: dict[str, Any] = {"StackName": stack_name}
@@ -78,7 +78,7 @@ def iter_problems(
     stack = clients("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         yield f"{stack_name} AWS::CloudFormation::Stack: status {stack['StackStatus']}"
-    resolver = Resolver(template, physical_ids, clients, _account(clients), stack)
+    resolver = Resolver(template, physical_ids, clients, account_of(clients), stack)
     for logical_id, resource in (template.get("Resources") or {}).items():
         condition = resource.get("Condition")
         if condition is not None and not resolver.condition(condition):
@@ -97,7 +97,7 @@ def assert_deployed(
 ) -> dict[str, str]:
     """Check every template resource in moto; returns the physical ids, or raises DeployError."""
     clients = clients or Clients(endpoint_url, region)
-    physical_ids = _physical_ids(clients, stack_name)
+    physical_ids = physical_ids_of(clients, stack_name)
     problems = list(iter_problems(template, stack_name, clients, physical_ids))
     if problems:
         raise DeployError(problems, f"{stack_name} differs from its template")

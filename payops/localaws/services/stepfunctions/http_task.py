@@ -18,7 +18,7 @@ from typing import Any
 
 from payops.localaws.core.recorder import RECORDER
 from payops.localaws.services.stepfunctions import error_names
-from payops.localaws.services.stepfunctions.simulated_time import _execution_arn
+from payops.localaws.services.stepfunctions.simulated_time import execution_arn_of
 
 _routes: dict[str, str] = {}
 
@@ -367,6 +367,6 @@ def _make_http_task_class() -> type:
             normalised_parameters: dict,
             state_credentials: Any,
         ) -> None:
-            env.stack.append(invoke_http(normalised_parameters, _execution_arn(env)))
+            env.stack.append(invoke_http(normalised_parameters, execution_arn_of(env)))
 
     return StateTaskServiceHttp

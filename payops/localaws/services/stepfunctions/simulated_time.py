@@ -48,7 +48,7 @@ def reset_simulated_time() -> None:
     _CLOCK.reset()
 
 
-def _execution_arn(env: Any) -> str:
+def execution_arn_of(env: Any) -> str:
     return env.states.context_object.context_object_data["Execution"]["Id"]
 
 
@@ -60,7 +60,7 @@ def _state_name(env: Any) -> str | None:
 def _skip(env: Any, seconds: float, reason: str) -> None:
     if seconds <= 0:
         return
-    arn = _execution_arn(env)
+    arn = execution_arn_of(env)
     _CLOCK.advance(arn, float(seconds))
     RECORDER.record(
         "sleep_skipped",
@@ -96,7 +96,7 @@ def simulated_time_patches() -> list[Patch]:
         if target is None:
             raise timestamp.FailureEventException(self._create_failure_event(env, timestamp_str))
         now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
-            seconds=_CLOCK.seconds(_execution_arn(env))
+            seconds=_CLOCK.seconds(execution_arn_of(env))
         )
         return max(0, int((target.replace(tzinfo=datetime.UTC) - now).total_seconds()))
 
