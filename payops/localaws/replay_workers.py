@@ -118,14 +118,27 @@ def _replay_groups(
 
 
 def _worker(
-    context: dict[str, Any], stripe_data: str | None, tasks: Any, reports: Any, ready: Any
+    context: dict[str, Any],
+    stripe_data: str | None,
+    queues: tuple[Any, Any],
+    synthesized: Any,
+    ready: Any,
 ) -> None:
-    """A worker process's main: its report, or its traceback, goes on `reports`."""
+    """A worker process's main: its report, or its traceback, goes on the reports queue.
+
+    Started while the caller synthesizes: its imports and moto's patches are done meanwhile,
+    then it waits for the assembly (deploying before it exists would synthesize again)."""
     import logging
     import traceback
 
+    tasks, reports = queues
     logging.disable(logging.CRITICAL)  # the workers' logs would interleave
     try:
+        from payops.localaws.core import registry
+
+        registry.install()  # what LocalAws.start does first: the imports of every bridge
+        if not synthesized.wait(timeout=_START_TIMEOUT_S):
+            raise ReplayWorkerError("the assembly to deploy was never synthesized")
         reports.put(("ok", _replay_groups(context, stripe_data, tasks.get, ready)))
     except BaseException:
         reports.put(("error", traceback.format_exc()))
@@ -157,22 +170,27 @@ def replay_in_workers(
         tasks.put([(index, events[index]) for index in group])
     for _ in range(workers):
         tasks.put(None)
+    synthesized = spawn.Event()
     with tempfile.TemporaryDirectory(prefix="payops-workers-") as shared:
-        # Synthesized once, here; the workers deploy that assembly (syntheses.py).
+        # Synthesized once, here; the workers deploy that assembly (syntheses.py). They start
+        # first, so that their imports overlap the synthesis.
         os.environ[SHARED_ASSEMBLIES_ENV] = saved or shared
         try:
-            started = time.perf_counter()
-            synthesis = synthesize(context, None)
-            synth_seconds = synthesis.seconds or (time.perf_counter() - started)
             children = [
                 spawn.Process(
-                    target=_worker, args=(context, data, tasks, reports, ready), daemon=True
+                    target=_worker,
+                    args=(context, data, (tasks, reports), synthesized, ready),
+                    daemon=True,
                 )
                 for _ in range(workers - 1)
             ]
             for child in children:
                 child.start()
             try:
+                started = time.perf_counter()
+                synthesis = synthesize(context, None)
+                synth_seconds = synthesis.seconds or (time.perf_counter() - started)
+                synthesized.set()
                 results = [_replay_groups(context, data, tasks.get, ready)]
                 results += _collect(reports, children)
             finally:
