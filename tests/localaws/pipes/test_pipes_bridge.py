@@ -131,6 +131,29 @@ def test_drain_moves_messages_into_the_target_and_deletes_them(aws: dict) -> Non
     assert payload[0]["eventSource"] == "aws:sqs" and payload[0]["body"] in ("evt_1", "evt_2")
 
 
+def test_a_drained_queue_is_not_asked_again(aws: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend tells that the queue is empty: no ReceiveMessage only to get nothing (one
+    per queue per settle step, a few percent of a replay)."""
+    from moto.sqs.models import SQSBackend
+
+    pipes_bridge.install()
+    create_stack(aws)
+    received: list[int] = []
+    receive = SQSBackend.receive_message
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = receive(self, *args, **kwargs)
+        received.append(len(found))
+        return found
+
+    monkeypatch.setattr(SQSBackend, "receive_message", counting)
+    for body in ("evt_1", "evt_2", "evt_3"):
+        aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=body)
+    assert pipes_bridge.drain() == 3  # batches of one (the pipe's BatchSize)
+    assert executions(aws) == ["SUCCEEDED"] * 3
+    assert received == [1, 1, 1] and depth(aws, "queue") == 0  # never an empty receive
+
+
 def test_a_failing_batch_is_retried_then_dead_lettered_by_the_redrive_policy(aws: dict) -> None:
     pipes_bridge.install()
     create_stack(aws)

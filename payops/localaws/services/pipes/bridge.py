@@ -349,6 +349,8 @@ def _start_batches(account: str, region: str, max_batches: int) -> int:
                 break
             moved += 1
             _send(pipe, queue_url, messages, account, region)
+            if not _visible(queue_name, account, region):
+                break  # drained: the backend says so without an empty receive
     return moved
 
 
