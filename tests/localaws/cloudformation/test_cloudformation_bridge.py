@@ -1130,3 +1130,41 @@ def test_a_key_disabled_by_a_string_false_is_checked_as_disabled() -> None:
         finally:
             if not was_installed:
                 registry.uninstall()
+
+
+def test_the_deploy_check_reads_each_lifecycle_rules_prefix_and_days() -> None:
+    """A rule applied to the wrong prefix (7-day expiry on every object instead of on the query
+    results) is a difference the deploy check names."""
+    from payops.localaws.deploy import DeployError, assert_deployed
+
+    rules = [
+        {"Id": "ExpireEvents", "Prefix": "events/", "ExpirationInDays": 1095, "Status": "Enabled"},
+        {"Id": "ExpireResults", "Prefix": "results/", "ExpirationInDays": 7, "Status": "Enabled"},
+        {"Id": "Abort", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+         "Status": "Enabled"},
+    ]  # fmt: skip
+    template = {
+        "Resources": {
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {"LifecycleConfiguration": {"Rules": rules}},
+            }
+        }
+    }
+    was_installed = registry.is_installed()
+    with local_aws(bridged=True) as aws:
+        registry.install()
+        try:
+            aws.create(template["Resources"])
+            assert set(assert_deployed(template, "S")) == {"Bucket"}
+            applied = aws("s3").get_bucket_lifecycle_configuration(Bucket=aws.physical("Bucket"))
+            wrong = applied["Rules"]
+            wrong[1]["Filter"] = {"Prefix": ""}
+            aws("s3").put_bucket_lifecycle_configuration(
+                Bucket=aws.physical("Bucket"), LifecycleConfiguration={"Rules": wrong}
+            )
+            with pytest.raises(DeployError, match="LifecycleConfiguration"):
+                assert_deployed(template, "S")
+        finally:
+            if not was_installed:
+                registry.uninstall()

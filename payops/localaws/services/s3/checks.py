@@ -1,9 +1,12 @@
 """Deploy checks for S3: each bucket's existence, versioning, lifecycle rules (id, status,
-expiration days) and public access block, and each bucket policy, compared with the template; GetAtt
-Arn, DomainName and RegionalDomainName, built from the name once the bucket is found.
+prefix, expiration, abort-incomplete-upload and noncurrent-version days), public access block,
+and each bucket policy, compared with the template; GetAtt Arn, DomainName and
+RegionalDomainName, built from the name once the bucket is found.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver
 
@@ -11,6 +14,38 @@ from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver
 def _bucket(r: Resolver, name: str, value: str) -> str:
     r.clients("s3").head_bucket(Bucket=name)
     return value
+
+
+def _days(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _declared_rule(rule: dict[str, Any]) -> tuple[Any, ...]:
+    """What a template's lifecycle rule decides: which objects (its prefix) and when."""
+    noncurrent = rule.get("NoncurrentVersionExpiration") or {}
+    return (
+        rule.get("Id"),
+        rule.get("Status"),
+        rule.get("Prefix") or "",
+        _days(rule.get("ExpirationInDays")),
+        _days((rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation")),
+        _days(noncurrent.get("NoncurrentDays", rule.get("NoncurrentVersionExpirationInDays"))),
+    )
+
+
+def _applied_rule(rule: dict[str, Any]) -> tuple[Any, ...]:
+    """The same, read back from GetBucketLifecycleConfiguration (a prefix in Filter, Filter.And
+    or, in the old shape, on the rule)."""
+    where = rule.get("Filter") or {}
+    prefix = where.get("Prefix", (where.get("And") or {}).get("Prefix", rule.get("Prefix")))
+    return (
+        rule.get("ID"),
+        rule.get("Status"),
+        prefix or "",
+        _days((rule.get("Expiration") or {}).get("Days")),
+        _days((rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation")),
+        _days((rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays")),
+    )
 
 
 def check_bucket(c: Check) -> None:
@@ -27,11 +62,8 @@ def check_bucket(c: Check) -> None:
         actual = s3.get_bucket_lifecycle_configuration(Bucket=c.physical_id)["Rules"]
         c.same(
             "LifecycleConfiguration",
-            [(r.get("Id"), r.get("Status"), r.get("ExpirationInDays")) for r in rules],
-            [
-                (r.get("ID"), r.get("Status"), (r.get("Expiration") or {}).get("Days"))
-                for r in actual
-            ],
+            [_declared_rule(r) for r in rules],
+            [_applied_rule(r) for r in actual],
         )
     block = c.props.get("PublicAccessBlockConfiguration")
     if block:
