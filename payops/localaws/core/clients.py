@@ -11,20 +11,24 @@ _SESSION: Any = None
 _SESSION_LOCK = threading.Lock()
 
 
-def new_client(service: str, region: str = REGION, endpoint_url: str | None = None) -> Any:
-    """A boto3 client with the local AWS's fake credentials, from one session kept for the
-    process: a session's loader keeps the service models it has read, and moto's mock_aws drops
-    boto3's default session at every start, so clients made from that one read each service's
-    model JSON again (a third of a warm local deploy). moto's stub is one of botocore's built-in
-    handlers, so every client of this session goes to moto while a mock is active."""
+def shared_session() -> Any:
+    """The boto3 session kept for the process: a session's loader keeps the service models it
+    has read, and moto's mock_aws drops boto3's default session at every start, so clients made
+    from that one read each service's model JSON again (a third of a warm local deploy). moto's
+    stub is one of botocore's built-in handlers, so this session's clients reach whichever mock
+    is active."""
     global _SESSION
     with _SESSION_LOCK:
         if _SESSION is None:
             import boto3
 
             _SESSION = boto3.session.Session()
-        session = _SESSION
-    return session.client(
+        return _SESSION
+
+
+def new_client(service: str, region: str = REGION, endpoint_url: str | None = None) -> Any:
+    """A boto3 client of the shared session, with the local AWS's fake credentials."""
+    return shared_session().client(
         service, region_name=region, endpoint_url=endpoint_url, **FAKE_CREDENTIALS
     )
 
