@@ -135,41 +135,48 @@ def _replay_here(
     return traces, time.perf_counter() - started
 
 
-def _report(summary: dict[str, Any], args: argparse.Namespace, heading: str) -> None:
+def _report(
+    traces: list[EventTrace],
+    stacks: dict[str, str],
+    args: argparse.Namespace,
+    heading: str,
+    unreadable: bool,
+) -> int:
+    """Print the replay's summary; its exit code (a file that could not be read: 1 as well)."""
+    summary = summarize(traces)
+    summary["stacks"] = stacks
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
-        return
-    print(f"\n{heading}; summary:")
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
-    if summary["failed"]:
-        print(f"{len(summary['failed'])} failed or dead-lettered:", file=sys.stderr)
-        for failure in summary["failed"]:
-            print(f"  {format_failure(failure)}", file=sys.stderr)
+    else:
+        print(f"\n{heading}; summary:")
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        if summary["failed"]:
+            print(f"{len(summary['failed'])} failed or dead-lettered:", file=sys.stderr)
+            for failure in summary["failed"]:
+                print(f"  {format_failure(failure)}", file=sys.stderr)
+    if summary["failed"] and not args.allow_failures:
+        return 1
+    return 1 if unreadable else 0
 
 
 def cmd_replay(args: argparse.Namespace, context: dict[str, str]) -> int:
     if args.workers > 1:
         return _replay_in_workers(args, context)
     with LocalAws(context, stripe_data=args.stripe_data) as local:
-        events, failed = _load(args.paths, local.settings)
+        events, unreadable = _load(args.paths, local.settings)
         traces, elapsed = _replay_here(local, events, as_json=args.json)
-        summary = summarize(traces)
-        summary["stacks"] = local.customer_stacks()
         heading = (
             f"replayed {len(events)} events in {elapsed:.1f} s "
             f"(deploy {local.deploy_seconds:.1f} s)"
         )
-        _report(summary, args, heading)
-    if summary["failed"] and not args.allow_failures:
-        return 1
-    return 1 if failed else 0
+        return _report(traces, local.customer_stacks(), args, heading, unreadable)
 
 
 def _replay_in_workers(args: argparse.Namespace, context: dict[str, str]) -> int:
     from payops.localaws.replay_workers import ReplayWorkerError, replay_in_workers
     from payops.settings import Settings
 
-    events, failed = _load(args.paths, Settings.load(context))
+    events, unreadable = _load(args.paths, Settings.load(context))
     if not args.json:
         print(f"replaying {len(events)} events in {args.workers} local AWSs ...", flush=True)
     started = time.perf_counter()
@@ -179,22 +186,18 @@ def _replay_in_workers(args: argparse.Namespace, context: dict[str, str]) -> int
         print(f"error: {err}", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
-    if not args.json:
+    if not args.json:  # as _replay_here prints them, once all are back
         for index, trace in enumerate(done.traces, 1):
             if len(events) <= 20:
-                print(format_trace(trace, index, len(events)))
+                print(format_trace(trace, index, len(events)))  # its failures included
+                continue
             for failure in trace.failed:
                 print(f"[{index}/{len(events)}] {format_failure(failure, trace.label)}")
-    summary = summarize(done.traces)
-    summary["stacks"] = done.stacks
     heading = (
         f"replayed {len(events)} events in {elapsed:.1f} s with {done.workers} local AWSs "
         f"({', '.join(map(str, done.per_worker))} events; deploy {done.deploy_seconds:.1f} s)"
     )
-    _report(summary, args, heading)
-    if summary["failed"] and not args.allow_failures:
-        return 1
-    return 1 if failed else 0
+    return _report(done.traces, done.stacks, args, heading, unreadable)
 
 
 def cmd_reconcile(args: argparse.Namespace, context: dict[str, str]) -> int:
