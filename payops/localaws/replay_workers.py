@@ -6,10 +6,10 @@ and Stripe call a workflow makes is keyed by the customer, order, payment, subsc
 or event it was started for. So the events are split into groups that share no such object
 (`groups`: events naming a common customer, checkout session, payment intent, charge, invoice,
 subscription, app user or event id are in one group, transitively), whole groups go to the
-workers, and each worker replays its events in their original order into its own deployment of
-the same assembly. Their traces are put back in the original order, so the summary is the one a
-single local AWS gives (`tests/localaws/test_replay_workers.py` replays the same history both
-ways and compares).
+workers as they are free, and each worker replays a group's events in their original order
+into its own deployment of the same assembly. Their traces are put back in the original order,
+so the summary is the one a single local AWS gives (`tests/localaws/test_replay_workers.py`
+replays the same history both ways and compares).
 
 What is not split: the order of one group's events, and anything the stack keeps across
 customers (none today; a workflow that did would need its key added to `_LINK_PREFIXES`).
