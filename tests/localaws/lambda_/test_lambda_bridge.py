@@ -9,6 +9,8 @@ import json
 import os
 import socket
 import sys
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,6 +235,56 @@ def test_a_function_without_code_says_what_to_do(lam: object, bridge: None) -> N
     response = invoke(lam, "nocode", {})
     assert response["FunctionError"] == "Unhandled"
     assert "register_code_dir" in json.loads(response["Body"])["errorMessage"]
+
+
+SLEEPER = """
+import time
+
+def handler(event, context):
+    time.sleep(event["seconds"])
+    return "slept"
+"""
+
+
+def _invoke_together(lam: object, seconds: list[float]) -> list[dict]:
+    """One thread per call, released together; the decoded payloads in call order."""
+    start = threading.Barrier(len(seconds))
+    answers: list[dict] = [{}] * len(seconds)
+
+    def call(i: int) -> None:
+        start.wait()
+        answers[i] = json.loads(invoke(lam, "sleeper", {"seconds": seconds[i]})["Body"])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(seconds))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_calls_queue_while_others_finish_and_only_a_stuck_holder_is_refused(
+    lam: object, bridge: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handlers run one at a time in-process. Six 0.2 s calls at once wait 1 s for the last one,
+    over the limit of 0.6 s: that is a queue that moves, and every call runs (a duplicate storm
+    queues a hundred formatter calls). Only a call that holds the lock past the limit makes the
+    others give up, with an error that names the cause."""
+    from payops.localaws.services.lambda_ import invoke as invoke_module
+
+    monkeypatch.setattr(invoke_module, "LOCK_TIMEOUT_S", 0.6)
+    monkeypatch.setattr(invoke_module, "LOCK_POLL_S", 0.05)
+    create(lam, "sleeper", {"index.py": SLEEPER})
+    assert _invoke_together(lam, [0.2] * 6) == ["slept"] * 6
+
+    stuck = threading.Thread(target=invoke, args=(lam, "sleeper", {"seconds": 1.2}))
+    stuck.start()
+    while not invoke_module._held["depth"]:  # until the stuck call holds the lock
+        time.sleep(0.01)
+    refused = json.loads(invoke(lam, "sleeper", {"seconds": 0})["Body"])
+    stuck.join()
+    assert refused["errorType"] == "LocalBridge.Busy"
+    assert "held the lock for over 0.6s" in refused["errorMessage"]
 
 
 def test_async_and_tail_invocations(lam: object, bridge: None) -> None:
