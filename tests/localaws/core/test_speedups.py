@@ -53,7 +53,10 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "events.input_paths",
         "cfn.json_templates",
         "sfn.history_details",
+        "sfn.size_quota",
+        "sfn.program_states",
         "dynamodb.update_expressions",
+        "dynamodb.condition_lexing",
     }
     speedups.install()
     patched = SQSBackend.send_message

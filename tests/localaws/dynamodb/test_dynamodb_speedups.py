@@ -182,3 +182,67 @@ def test_an_update_expression_is_parsed_once_and_answers_as_moto(
     assert fast == plain
     assert fast[2]["status"] == {"S": "trialing"} and fast[1]["n"] == {"N": "1"}
     assert plain_parses >= 2 * 3 + 2 and len(parsed) == 1 + 2  # one good parse, bad ones again
+
+
+def _conditional_writes(client: Any) -> list[Any]:
+    """One claim-like ConditionExpression with different names and values, kept and refused;
+    a filter on a Query."""
+    answers: list[Any] = []
+    condition = "attribute_not_exists(pk) OR (#s <> :done AND lease_until < :now)"
+    for user, status, now in (
+        ("claim#1", "x", "5"),
+        ("claim#1", "done", "9"),
+        ("claim#2", "x", "1"),
+    ):
+        try:
+            client.put_item(
+                TableName="access",
+                Item={"pk": {"S": user}, "sk": {"S": "state"}, "status": {"S": status}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":done": {"S": "done"}, ":now": {"N": now}},
+            )
+            answers.append("written")
+        except client.exceptions.ConditionalCheckFailedException as refused:
+            answers.append(refused.response["Error"])
+    answers.append(
+        client.query(
+            TableName="access",
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="n BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": "user#03"}, ":lo": {"N": "1"}, ":hi": {"N": "2"}
+            },
+        )["Items"]
+    )  # fmt: skip
+    return answers
+
+
+def test_a_condition_is_lexed_once_and_answers_as_moto(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    tokens: list[str] = []
+    original_lex_one = ConditionExpressionParser._lex_one_node
+
+    def counting(self: Any, remaining: str) -> Any:
+        tokens.append(remaining)
+        return original_lex_one(self, remaining)
+
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_one_node", counting)
+    SPEEDUPS.uninstall()
+    plain, plain_tokens = _conditional_writes(table), len(tokens)
+    for claim in ("claim#1", "claim#2"):
+        table.delete_item(TableName="access", Key={"pk": {"S": claim}, "sk": {"S": "state"}})
+    SPEEDUPS.install()
+    tokens.clear()
+    fast = _conditional_writes(table)
+    assert fast == plain
+    assert fast[:3] == ["written", fast[1], "written"] and fast[1]["Code"] == (
+        "ConditionalCheckFailedException"
+    )
+    assert len(fast[3]) == 2
+    # Plain moto lexed the claim's ~20 tokens on each of its three writes; now once (its names
+    # and values are looked up after lexing, per call).
+    assert plain_tokens - len(tokens) >= 2 * 20, (plain_tokens, len(tokens))

@@ -7,6 +7,7 @@ moto gaps bridged here (`SERVICE.gaps`):
 Speed-ups (same behaviour, less work):
 - dynamodb.query_partition
 - dynamodb.update_expressions
+- dynamodb.condition_lexing
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ PATCHES = Patches(
     conditional_writes.write_patches,
 )
 SPEEDUP_PATCHES = Patches(
-    "dynamodb", speedups.query_partition_patches, speedups.update_expressions_patches
+    "dynamodb",
+    speedups.query_partition_patches,
+    speedups.update_expressions_patches,
+    speedups.condition_lexing_patches,
 )
 
 SERVICE = Service(

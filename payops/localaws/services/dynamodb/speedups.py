@@ -10,6 +10,12 @@ moto parses an UpdateItem's UpdateExpression twice per call (once to check the n
 it uses, once to apply it), and the workflows send the same few expressions again and again. A
 parsed expression is now kept by its text: every user of it in the pinned moto only reads it
 (`find_clauses`) or deep-copies it before changing it (the validator), so one parse serves all.
+
+moto lexes a ConditionExpression (and a KeyConditionExpression's filter, a Query's or Scan's
+FilterExpression) character by character with a list of regular expressions, on every call; the
+idempotency claims send the same few expressions on every Task. The lexed tokens depend on the
+text alone (names and values are looked up after lexing) and are immutable tuples nothing
+changes, so each text is lexed once.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ SPEEDUPS: dict[str, str] = {
     "dynamodb.update_expressions": (
         "Each UpdateItem parsed its UpdateExpression twice; a parsed expression is kept by its "
         "text (its users only read it or deep-copy it first)."
+    ),
+    "dynamodb.condition_lexing": (
+        "Each condition or filter expression was lexed with a dozen regular expressions per "
+        "token on every call; its tokens (which depend on its text alone) are kept by text."
     ),
 }
 _asked = threading.local()  # (table, hash key) while this thread runs a Query on the table's key
@@ -75,3 +85,25 @@ def update_expressions_patches() -> list[Patch]:
     # A failed parse raises and is not kept: the same error again next time.
     parse = functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make.__func__)
     return [Patch(UpdateExpressionParser, "make", classmethod(parse))]
+
+
+def condition_lexing_patches() -> list[Patch]:
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser._lex_condition_expression
+    lexed: dict[str, tuple[Any, ...]] = {}  # expression text -> its tokens
+
+    def lex(self: Any) -> deque[Any]:
+        # A new deque each time: the parser pops from it. The tokens are namedtuples whose
+        # `children` lists are empty and never appended to (moto builds new nodes instead).
+        text = self.condition_expression
+        tokens = lexed.get(text)
+        if tokens is None:
+            tokens = tuple(original(self))  # a text that does not lex raises: nothing kept
+            if len(lexed) < 4096:
+                lexed[text] = tokens
+        return deque(tokens)
+
+    return [Patch(ConditionExpressionParser, "_lex_condition_expression", lex)]

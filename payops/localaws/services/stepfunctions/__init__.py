@@ -26,6 +26,8 @@ Speed-ups (same behaviour, less work):
 - sfn.thread_lists
 - sfn.direct_calls
 - sfn.history_details
+- sfn.size_quota
+- sfn.program_states
 - sfn.sync_waits
 """
 
@@ -80,6 +82,8 @@ SPEEDUP_PATCHES = Patches(
     speedups.inline_tasks_patches,
     speedups.thread_lists_patches,
     history_details.history_details_patches,
+    history_details.size_quota_patches,
+    speedups.program_states_patches,
     sync_waits.sync_waits_patches,
 )
 

@@ -62,6 +62,11 @@ SPEEDUPS: dict[str, str] = {
         "state with copy.deepcopy, a third of a replay's CPU; now JSON trees (dicts, lists, "
         "strings, numbers) are copied by a loop that knows them, anything else by deepcopy."
     ),
+    "sfn.program_states": (
+        "Every look at an execution's program state (running? ended?) deep-copied it, many "
+        "times per state; the states whose fields are all immutable (running, ended, stopped, "
+        "timed out) are now copied shallowly, which is as independent."
+    ),
 }
 
 # Modules that bind moto's boto_client_for by name (the pinned moto).
@@ -291,6 +296,31 @@ def _module_patches(names: tuple[str, ...], attribute: str, expected: Any, by: A
 
 def json_copies_patches() -> list[Patch]:
     return _module_patches(_COPYING, "copy", copy, _CopyModule())
+
+
+def program_states_patches() -> list[Patch]:
+    from moto.stepfunctions.parser.asl.eval import program_state
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    # Their attributes are strings, None and a datetime: a shallow copy shares nothing mutable.
+    # ProgramError holds a dict (its error details) and keeps moto's deep copy.
+    immutable = {
+        program_state.ProgramRunning,
+        program_state.ProgramEnded,
+        program_state.ProgramStopped,
+        program_state.ProgramTimedOut,
+    }
+
+    def state_of(self: Any) -> Any:
+        state = self._program_state
+        kind = type(state)
+        if kind in immutable:  # copy.copy, without its pickle-protocol round trip
+            shallow = object.__new__(kind)
+            shallow.__dict__.update(state.__dict__)
+            return shallow
+        return copy.deepcopy(state)
+
+    return [Patch(Environment, "program_state", state_of)]
 
 
 def result_paths_patches() -> list[Patch]:
