@@ -63,8 +63,14 @@ class Service:
 _lock = threading.RLock()
 
 
+# moto's own core (request dispatch, backend lookups): speed-ups only, installed first.
+CORE = "payops.localaws.core.moto_core"
+
+
 def services() -> list[Service]:
-    return [import_module(f"payops.localaws.services.{name}").SERVICE for name in SERVICE_NAMES]
+    """moto's core, then every service folder, in installation order."""
+    found = [import_module(f"payops.localaws.services.{name}").SERVICE for name in SERVICE_NAMES]
+    return [import_module(CORE).SERVICE, *found]
 
 
 def _sets(with_speedups: bool = True) -> list[Patches]:

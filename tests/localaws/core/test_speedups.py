@@ -57,6 +57,8 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.program_states",
         "dynamodb.update_expressions",
         "dynamodb.condition_lexing",
+        "core.action_names",
+        "core.backend_lookups",
     }
     speedups.install()
     patched = SQSBackend.send_message

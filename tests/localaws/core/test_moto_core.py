@@ -1,0 +1,103 @@
+"""moto's core speed-ups (core/moto_core.py): moto's answers, without its per-request scans."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payops.localaws.core import moto_core
+from payops.localaws.core.account import ACCOUNT, REGION
+
+SPEEDUPS = moto_core.SERVICE.speedup_patches
+assert SPEEDUPS is not None
+
+
+@pytest.fixture
+def core() -> Iterator[None]:
+    was_installed = SPEEDUPS.is_installed()
+    SPEEDUPS.install()
+    try:
+        with mock_aws():
+            yield
+    finally:
+        (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
+
+
+def test_action_names_are_moto_s_listed_once_per_class_and_again_when_it_changes(
+    core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core import responses, utils
+    from moto.sqs.responses import SQSResponse
+
+    listings = {"n": 0}
+    getmembers = inspect.getmembers
+
+    def counting(obj: Any, predicate: Any = None) -> Any:
+        listings["n"] += 1
+        return getmembers(obj, predicate)
+
+    monkeypatch.setattr(inspect, "getmembers", counting)
+    assert responses.method_names_from_class(SQSResponse) == utils.method_names_from_class(
+        SQSResponse
+    )
+    sqs = boto3.client("sqs", region_name=REGION)
+    sqs.create_queue(QueueName="q0")  # the first request: Python adds __annotations__ to the class
+    listings["n"] = 0
+    for i in range(1, 5):
+        sqs.create_queue(QueueName=f"q{i}")
+    assert len(sqs.list_queues()["QueueUrls"]) == 5
+    assert listings["n"] == 0  # five requests, the class already listed
+
+    # A class that gains a function is listed again: the new action is found.
+    def made_up_action(self: Any) -> str:
+        return "{}"
+
+    monkeypatch.setattr(SQSResponse, "made_up_action", made_up_action, raising=False)
+    assert "made_up_action" in responses.method_names_from_class(SQSResponse)
+    assert listings["n"] == 1
+    monkeypatch.undo()
+    assert "made_up_action" not in responses.method_names_from_class(SQSResponse)
+
+
+def test_backend_lookups_are_moto_s_without_scanning_and_a_reset_still_empties(
+    core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core.base_backend import BackendDict
+    from moto.sqs.models import sqs_backends
+
+    compared = {"n": 0}
+    equals = BackendDict.__eq__
+
+    def counting(self: Any, other: Any) -> bool:
+        compared["n"] += 1
+        return equals(self, other)
+
+    monkeypatch.setattr(BackendDict, "__eq__", counting)
+    sqs = boto3.client("sqs", region_name=REGION)
+    sqs.create_queue(QueueName="before-reset")
+    first = sqs_backends[ACCOUNT]
+    assert sqs_backends in BackendDict._instances  # registered by moto's own lookup
+    compared["n"] = 0
+    for _ in range(20):
+        assert sqs_backends[ACCOUNT] is first
+    assert compared["n"] == 0
+
+    other = sqs_backends["111111111111"]  # an account not seen yet: moto's own code
+    assert other is not first and sqs_backends["111111111111"] is other
+
+    BackendDict.reset()  # what mock_aws does between tests
+    assert sqs_backends not in BackendDict._instances and not dict(sqs_backends)
+    fresh = sqs_backends[ACCOUNT]
+    assert fresh is not first and sqs_backends in BackendDict._instances
+    assert sqs.list_queues().get("QueueUrls") is None  # the reset's empty account answers
+
+    # As moto's lookup does, any lookup after a reset puts the dict back in the reset list, even
+    # of an account that arrived some other way (answered directly only once it is back).
+    BackendDict.reset()
+    dict.__setitem__(sqs_backends, ACCOUNT, fresh)
+    assert sqs_backends[ACCOUNT] is fresh and sqs_backends in BackendDict._instances
