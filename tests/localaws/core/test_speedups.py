@@ -57,6 +57,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.program_states",
         "dynamodb.update_expressions",
         "dynamodb.condition_lexing",
+        "dynamodb.update_copies",
         "core.action_names",
         "core.backend_lookups",
     }

@@ -246,3 +246,55 @@ def test_a_condition_is_lexed_once_and_answers_as_moto(
     # Plain moto lexed the claim's ~20 tokens on each of its three writes; now once (its names
     # and values are looked up after lexing, per call).
     assert plain_tokens - len(tokens) >= 2 * 20, (plain_tokens, len(tokens))
+
+
+def _same_graph(a: Any, b: Any, seen: dict[int, int]) -> None:
+    """`a` (a deepcopy) and `b` (a node_copy) are the same object graph: the same types and
+    leaves, a node reached twice (a parent link) is one object in each."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    assert type(a) is type(b)
+    if isinstance(a, (list, Node)):
+        if id(a) in seen:
+            assert seen[id(a)] == id(b)
+            return
+        seen[id(a)] = id(b)
+        pairs = zip(a, b, strict=True) if isinstance(a, list) else None
+        if pairs is None:
+            assert vars(a).keys() == vars(b).keys()
+            pairs = zip(vars(a).values(), vars(b).values(), strict=True)
+        for left, right in pairs:
+            _same_graph(left, right, seen)
+    else:
+        assert a == b
+
+
+def test_an_update_tree_is_copied_as_deepcopy_copies_it(table: Any) -> None:
+    import copy
+
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from payops.localaws.services.dynamodb.speedups import node_copy
+
+    # REMOVE of list elements: normalize() re-parents the actions under the root, and their
+    # parent links still point at the clauses they came from (reached only through them).
+    tree = UpdateExpressionParser.make(
+        "SET a.b[1] = if_not_exists(a.b[1], :v) + :one, #n = list_append(#n, :l) "
+        "REMOVE c[2], c[0] ADD s :set DELETE t :set"
+    )
+    deep, fast = copy.deepcopy(tree), node_copy(tree)
+    _same_graph(deep, fast, {})
+
+    def nodes(root: Any) -> list[Any]:
+        found, stack = [], [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Node) and all(node is not f for f in found):
+                found.append(node)
+                stack.extend([*(node.children or []), node.parent])
+        return found
+
+    original_ids = {id(n) for n in nodes(tree)}
+    assert len(nodes(fast)) == len(nodes(tree)) > 20
+    assert not original_ids & {id(n) for n in nodes(fast)}  # shares no node with the original

@@ -8,6 +8,7 @@ Speed-ups (same behaviour, less work):
 - dynamodb.query_partition
 - dynamodb.update_expressions
 - dynamodb.condition_lexing
+- dynamodb.update_copies
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SPEEDUP_PATCHES = Patches(
     speedups.query_partition_patches,
     speedups.update_expressions_patches,
     speedups.condition_lexing_patches,
+    speedups.update_copies_patches,
 )
 
 SERVICE = Service(

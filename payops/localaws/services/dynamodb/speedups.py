@@ -11,6 +11,12 @@ it uses, once to apply it), and the workflows send the same few expressions agai
 parsed expression is now kept by its text: every user of it in the pinned moto only reads it
 (`find_clauses`) or deep-copies it before changing it (the validator), so one parse serves all.
 
+Before applying it, moto's validator deep-copies the expression's tree (it replaces nodes as it
+resolves names and values), with `copy.deepcopy`'s generic reduce protocol for every node. The
+tree's nodes are plain objects (a type name, children, a parent link), so they are now copied
+by a loop that knows them: the same graph, parent links included, memo and all; anything else
+still by `copy.deepcopy`.
+
 moto lexes a ConditionExpression (and a KeyConditionExpression's filter, a Query's or Scan's
 FilterExpression) character by character with a list of regular expressions, on every call; the
 idempotency claims send the same few expressions on every Task. The lexed tokens depend on the
@@ -20,6 +26,7 @@ changes, so each text is lexed once.
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any
 
@@ -38,6 +45,10 @@ SPEEDUPS: dict[str, str] = {
     "dynamodb.condition_lexing": (
         "Each condition or filter expression was lexed with a dozen regular expressions per "
         "token on every call; its tokens (which depend on its text alone) are kept by text."
+    ),
+    "dynamodb.update_copies": (
+        "Each UpdateItem deep-copied its expression's tree through copy.deepcopy's reduce "
+        "protocol, node by node; the nodes are now copied by a loop that knows them."
     ),
 }
 _asked = threading.local()  # (table, hash key) while this thread runs a Query on the table's key
@@ -107,3 +118,61 @@ def condition_lexing_patches() -> list[Patch]:
         return deque(tokens)
 
     return [Patch(ConditionExpressionParser, "_lex_condition_expression", lex)]
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_plain_classes: dict[type, bool] = {}
+
+
+def _is_plain(kind: type) -> bool:
+    """A class copy.deepcopy copies by its __dict__ alone (no hooks, no slots)."""
+    plain = _plain_classes.get(kind)
+    if plain is None:
+        plain = (
+            not hasattr(kind, "__deepcopy__")
+            and kind.__reduce_ex__ is object.__reduce_ex__
+            and kind.__reduce__ is object.__reduce__
+            and not hasattr(kind, "__setstate__")
+            and "__slots__" not in vars(kind)
+            and kind.__getstate__ is object.__getstate__  # type: ignore[attr-defined]
+        )
+        _plain_classes[kind] = plain
+    return plain
+
+
+def node_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """copy.deepcopy for moto's expression trees: a node shared or linked back to (its parent)
+    is copied once, as deepcopy's memo does; a node class with copy hooks, and anything that is
+    not a node, a list or an immutable leaf, goes to copy.deepcopy with the same memo."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    memo = {} if memo is None else memo
+
+    def copied(item: Any) -> Any:
+        kind = type(item)
+        if kind in _LEAVES:
+            return item
+        done = memo.get(id(item))
+        if done is not None:
+            return done
+        if kind is list:
+            new_list: list[Any] = []
+            memo[id(item)] = new_list
+            new_list.extend(copied(element) for element in item)
+            return new_list
+        if isinstance(item, Node) and _is_plain(kind):
+            node = object.__new__(kind)
+            memo[id(item)] = node
+            node.__dict__.update({key: copied(field) for key, field in vars(item).items()})
+            return node
+        return copy.deepcopy(item, memo)
+
+    return copied(value)
+
+
+def update_copies_patches() -> list[Patch]:
+    from moto.dynamodb.parsing import validators
+
+    if validators.__dict__.get("deepcopy") is not copy.deepcopy:
+        raise RuntimeError("moto's DynamoDB validators no longer copy with copy.deepcopy")
+    return [Patch(validators, "deepcopy", node_copy, key="validators.deepcopy")]
