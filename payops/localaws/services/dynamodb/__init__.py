@@ -9,6 +9,7 @@ Speed-ups (same behaviour, less work):
 - dynamodb.update_expressions
 - dynamodb.condition_lexing
 - dynamodb.update_copies
+- dynamodb.validator_maps
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SPEEDUP_PATCHES = Patches(
     speedups.update_expressions_patches,
     speedups.condition_lexing_patches,
     speedups.update_copies_patches,
+    speedups.validator_maps_patches,
 )
 
 SERVICE = Service(

@@ -17,6 +17,10 @@ tree's nodes are plain objects (a type name, children, a parent link), so they a
 by a loop that knows them: the same graph, parent links included, memo and all; anything else
 still by `copy.deepcopy`.
 
+Each of the validator's passes over that tree (a dozen per UpdateItem) rebuilt its map of node
+types to handlers twice per node visited (`nodes_to_be_processed()`, `process()`); every pass
+returns the same map of its own bound methods, so each pass now builds it once.
+
 moto lexes a ConditionExpression (and a KeyConditionExpression's filter, a Query's or Scan's
 FilterExpression) character by character with a list of regular expressions, on every call; the
 idempotency claims send the same few expressions on every Task. The lexed tokens depend on the
@@ -49,6 +53,10 @@ SPEEDUPS: dict[str, str] = {
     "dynamodb.update_copies": (
         "Each UpdateItem deep-copied its expression's tree through copy.deepcopy's reduce "
         "protocol, node by node; the nodes are now copied by a loop that knows them."
+    ),
+    "dynamodb.validator_maps": (
+        "Each validator pass over an update expression rebuilt its node-type map twice per "
+        "node it visited; it is built once per pass."
     ),
 }
 _asked = threading.local()  # (table, hash key) while this thread runs a Query on the table's key
@@ -176,3 +184,32 @@ def update_copies_patches() -> list[Patch]:
     if validators.__dict__.get("deepcopy") is not copy.deepcopy:
         raise RuntimeError("moto's DynamoDB validators no longer copy with copy.deepcopy")
     return [Patch(validators, "deepcopy", node_copy, key="validators.deepcopy")]
+
+
+def validator_maps_patches() -> list[Patch]:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    def _map(self: Any) -> dict[type, Any]:
+        # A pass's _processing_map() is {node type: one of its own bound methods}, the same
+        # every time it is asked (the pinned moto's passes keep no state in it).
+        found = self.__dict__.get("_node_handlers")
+        if found is None:
+            found = self._processing_map()
+            self.__dict__["_node_handlers"] = found
+            self.__dict__["_node_types"] = tuple(found)
+        return found
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        _map(self)
+        return self.__dict__["_node_types"]
+
+    def process(self: Any, node: Any) -> Any:
+        for class_key, processor in _map(self).items():
+            if isinstance(node, class_key):
+                return processor(node)
+        return None
+
+    return [
+        Patch(DepthFirstTraverser, "nodes_to_be_processed", nodes_to_be_processed),
+        Patch(DepthFirstTraverser, "process", process),
+    ]
