@@ -173,6 +173,26 @@ def test_a_host_module_the_function_also_ships_is_restored_after_every_call(
         assert sys.modules["shipped_too"] is host
 
 
+def test_a_host_package_the_function_also_ships_is_its_own_submodules_included(
+    lam: object, bridge: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A package both sides have (the host imported `shipped_pkg.sub` too): inside the call the
+    # function's own package and submodule, afterwards the host's, every call.
+    host, host_sub = ModuleType("shipped_pkg"), ModuleType("shipped_pkg.sub")
+    host.__path__ = []  # type: ignore[attr-defined]
+    host_sub.WHO = "host"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "shipped_pkg", host)
+    monkeypatch.setitem(sys.modules, "shipped_pkg.sub", host_sub)
+    index = (
+        "import shipped_pkg.sub\n\ndef handler(event, context):\n    return shipped_pkg.sub.WHO\n"
+    )
+    files = {"index.py": index, "shipped_pkg/__init__.py": "", "shipped_pkg/sub.py": "WHO = 'fn'\n"}
+    create(lam, "ships-package", files)
+    for _ in range(3):
+        assert json.loads(invoke(lam, "ships-package", {})["Body"]) == "fn"
+        assert sys.modules["shipped_pkg"] is host and sys.modules["shipped_pkg.sub"] is host_sub
+
+
 def test_an_exception_is_an_unhandled_function_error(lam: object, bridge: None) -> None:
     create(lam, "boom", {"index.py": "def handler(e, c):\n    raise ValueError('bad ' + e['x'])\n"})
     mark = RECORDER.mark()

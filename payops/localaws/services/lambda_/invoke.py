@@ -279,15 +279,23 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
     names = _top_level_names(container.code_dir)
     # The host's modules of the names the function ships, warm calls too (names already in
     # private_modules): all put back afterwards, else the host re-imports a second copy.
+    # (str.startswith with a tuple, in C, narrows the ~4,000 host modules to a few first.)
+    prefixes = tuple(names)
     shadowed = {
         name: module
-        for name, module in sys.modules.items()
-        if (name.split(".")[0] in names or name in container.private_modules)
+        for name, module in list(sys.modules.items())
+        if (
+            (name.startswith(prefixes) and name.split(".")[0] in names)
+            or name in container.private_modules
+        )
         and module is not container.private_modules.get(name)
     }
     for name in shadowed:
         del sys.modules[name]
     sys.modules.update(container.private_modules)
+    # Every module of the function's code is now either one of its private modules or not
+    # imported yet: only those and the modules the call imports are looked at afterwards.
+    present = set(sys.modules)
     sys.path.insert(0, str(container.code_dir))
     _thread_env.env = dict(env)
     import boto3
@@ -300,9 +308,11 @@ def _isolated(container: _Container, env: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         boto3.DEFAULT_SESSION = saved_session
-        for name, module in list(sys.modules.items()):
-            if name in container.private_modules or _is_from_cached(
-                name, module, container.code_dir
+        for name in (sys.modules.keys() - present) | container.private_modules.keys():
+            module = sys.modules.get(name)
+            if module is not None and (
+                name in container.private_modules
+                or _is_from_cached(name, module, container.code_dir)
             ):
                 container.private_modules[name] = module
                 del sys.modules[name]
