@@ -286,25 +286,26 @@ def _invoke_together(lam: object, seconds: list[float]) -> list[dict]:
 def test_calls_queue_while_others_finish_and_only_a_stuck_holder_is_refused(
     lam: object, bridge: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Handlers run one at a time in-process. Six 0.2 s calls at once wait 1 s for the last one,
-    over the limit of 0.6 s: that is a queue that moves, and every call runs (a duplicate storm
-    queues a hundred formatter calls). Only a call that holds the lock past the limit makes the
-    others give up, with an error that names the cause."""
+    """Handlers run one at a time in-process. Twelve 0.1 s calls at once wait 1.2 s for the
+    last one, over the limit of 0.8 s: that is a queue that moves (each call holds the lock an
+    eighth of the limit, room for a loaded machine), and every call runs (a duplicate storm queues
+    a hundred formatter calls). Only a call that holds the lock past the limit makes the others
+    give up, with an error that names the cause."""
     from payops.localaws.services.lambda_ import invoke as invoke_module
 
-    monkeypatch.setattr(invoke_module, "LOCK_TIMEOUT_S", 0.6)
+    monkeypatch.setattr(invoke_module, "LOCK_TIMEOUT_S", 0.8)
     monkeypatch.setattr(invoke_module, "LOCK_POLL_S", 0.05)
     create(lam, "sleeper", {"index.py": SLEEPER})
-    assert _invoke_together(lam, [0.2] * 6) == ["slept"] * 6
+    assert _invoke_together(lam, [0.1] * 12) == ["slept"] * 12
 
-    stuck = threading.Thread(target=invoke, args=(lam, "sleeper", {"seconds": 1.2}))
+    stuck = threading.Thread(target=invoke, args=(lam, "sleeper", {"seconds": 1.5}))
     stuck.start()
     while not invoke_module._held["depth"]:  # until the stuck call holds the lock
         time.sleep(0.01)
     refused = json.loads(invoke(lam, "sleeper", {"seconds": 0})["Body"])
     stuck.join()
     assert refused["errorType"] == "LocalBridge.Busy"
-    assert "held the lock for over 0.6s" in refused["errorMessage"]
+    assert "held the lock for over 0.8s" in refused["errorMessage"]
 
 
 def test_async_and_tail_invocations(lam: object, bridge: None) -> None:
