@@ -279,6 +279,14 @@ def _with_baseline(results: dict[str, Any], previous: dict[str, Any], rebase: bo
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except suite.SuiteNotRun as err:  # nothing measured, nothing written
+        print(f"bench: {err}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure and print the benchmark table.")
     parser.add_argument("--with-suite", action="store_true", help="also time the test suite")
     parser.add_argument("--replay-events", type=int, default=5000)

@@ -17,6 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKERS = ["-n", "2", "--dist", "loadfile"]
 
 
+class SuiteNotRun(RuntimeError):
+    """pytest ran no test: nothing to time."""
+
+
 def _children_cpu() -> float:
     """User + system seconds of the finished child processes so far (noisy machines: compare
     these, not only wall time)."""
@@ -34,6 +38,11 @@ def measure() -> dict[str, Any]:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    if not sum(report.get("outcomes", {}).values()):
+        # Not a measurement: pytest stopped before running a test (a missing plugin, a bad
+        # option, a collection error). Its own words, not a 0-second suite in the table.
+        said = (done.stderr.strip() or done.stdout.strip())[-1500:]
+        raise SuiteNotRun(f"the suite ran no test (pytest exit code {done.returncode}):\n{said}")
     return {
         "wall_s": wall,
         "cpu_s": cpu,  # user + system of pytest and what it started (the suite's own work)

@@ -183,3 +183,24 @@ def test_the_table_puts_the_replay_in_workers_beside_one_local_aws() -> None:
     differing = {**two, "dlq": {"fulfilment-dlq": 1}}
     rendered = table({**base, "replay_workers": differing})
     assert "NOT the same executions" in rendered
+
+
+def test_a_suite_that_runs_no_test_is_an_error_not_a_zero_second_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A virtualenv without pytest-xdist made `--suite-only` write a 0 s, 0-test suite into the
+    table; now pytest's own message is shown and the results are left as they were."""
+    import subprocess
+
+    from bench import suite
+    from bench.run import main
+
+    refused = subprocess.CompletedProcess([], 4, "", "error: unrecognized arguments: -n 2")
+    monkeypatch.setattr(suite.subprocess, "run", lambda *args, **kwargs: refused)
+    results = tmp_path / "results.json"
+    results.write_text('{"date": "2026-12-01"}\n')
+    assert main(["--suite-only", "--out", str(results), "--markdown", str(tmp_path / "B.md")]) == 1
+    err = capsys.readouterr().err
+    assert "the suite ran no test (pytest exit code 4)" in err
+    assert "unrecognized arguments: -n 2" in err and "Traceback" not in err
+    assert results.read_text() == '{"date": "2026-12-01"}\n'
