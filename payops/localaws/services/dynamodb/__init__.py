@@ -2,6 +2,7 @@
 
 moto gaps bridged here (`SERVICE.gaps`):
 - dynamodb.atomic_conditional_writes
+- dynamodb.expression_errors
 - AWS::DynamoDB::Table
 
 Speed-ups (same behaviour, less work):
@@ -16,11 +17,18 @@ from __future__ import annotations
 
 from payops.localaws.core.patch import Patches
 from payops.localaws.core.registry import Service
-from payops.localaws.services.dynamodb import checks, conditional_writes, resources, speedups
+from payops.localaws.services.dynamodb import (
+    checks,
+    conditional_writes,
+    expression_errors,
+    resources,
+    speedups,
+)
 
 PATCHES = Patches(
     "dynamodb",
     conditional_writes.write_patches,
+    expression_errors.expression_error_patches,
 )
 SPEEDUP_PATCHES = Patches(
     "dynamodb",
@@ -33,7 +41,7 @@ SPEEDUP_PATCHES = Patches(
 
 SERVICE = Service(
     name="dynamodb",
-    gaps={**conditional_writes.GAPS, **resources.GAPS},
+    gaps={**conditional_writes.GAPS, **expression_errors.GAPS, **resources.GAPS},
     patches=PATCHES,
     resources=resources.RESOURCES,
     checks=checks.CHECKS,

@@ -1,0 +1,102 @@
+"""dynamodb.expression_errors (services/dynamodb/expression_errors.py): an expression DynamoDB
+refuses is a ValidationException naming what is wrong, where moto let a bare Python error out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payops.localaws.core.account import REGION
+from payops.localaws.services.dynamodb import PATCHES
+
+GAP = "ConditionExpressionParser.parse"
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    was_installed = PATCHES.is_installed()
+    PATCHES.install()
+    try:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name=REGION)
+            client.create_table(
+                TableName="claims",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            yield client
+    finally:
+        (PATCHES.install if was_installed else PATCHES.uninstall)()
+
+
+CASES = {
+    "syntax": (
+        {"ConditionExpression": "pk = :v AND ?", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+        "Syntax error; Cannot parse condition starting at:?",
+    ),
+    "undefined value": (
+        {
+            "ConditionExpression": "attribute_not_exists(pk) OR lease_until < :now",
+            "ExpressionAttributeValues": {":v": {"S": "x"}},
+        },
+        "An expression attribute value used in expression is not defined; attribute value: :now",
+    ),
+    "undefined name": (
+        {"ConditionExpression": "#s <> :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+        "An expression attribute name used in the document path is not defined; attribute name: #s",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_a_condition_dynamodb_refuses_is_a_validation_error_naming_it(
+    table: Any, case: str
+) -> None:
+    request, detail = CASES[case]
+    with pytest.raises(table.exceptions.ClientError) as refused:
+        table.put_item(TableName="claims", Item={"pk": {"S": "a"}}, **request)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == f'Invalid expression "{request["ConditionExpression"]}": {detail}'
+    assert "Item" not in table.get_item(TableName="claims", Key={"pk": {"S": "a"}})  # not written
+
+    with PATCHES.lifted(GAP), pytest.raises((ValueError, KeyError)):  # moto: a bare Python error
+        table.put_item(TableName="claims", Item={"pk": {"S": "a"}}, **request)
+
+
+def test_a_query_filter_and_a_scan_filter_are_refused_the_same_way(table: Any) -> None:
+    with pytest.raises(table.exceptions.ClientError) as query:
+        table.query(
+            TableName="claims",
+            KeyConditionExpression="pk = :v",
+            FilterExpression="attempts > :max",
+            ExpressionAttributeValues={":v": {"S": "a"}},
+        )
+    assert query.value.response["Error"]["Code"] == "ValidationException"
+    assert "attribute value: :max" in query.value.response["Error"]["Message"]
+    with pytest.raises(table.exceptions.ClientError) as scan:
+        table.scan(
+            TableName="claims",
+            FilterExpression="(attempts > :max",
+            ExpressionAttributeValues={":max": {"N": "3"}},
+        )
+    assert scan.value.response["Error"]["Message"] == (  # moto's own Scan answer, around ours
+        'Bad Filter Expression: Invalid expression "(attempts > :max": '
+        "Syntax error; Unmatched ( at attempts > :max"
+    )
+
+
+def test_a_good_condition_still_decides_the_write(table: Any) -> None:
+    claim = {
+        "ConditionExpression": "attribute_not_exists(pk) OR #s <> :done",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":done": {"S": "done"}},
+    }
+    table.put_item(TableName="claims", Item={"pk": {"S": "b"}, "status": {"S": "done"}}, **claim)
+    with pytest.raises(table.exceptions.ConditionalCheckFailedException):
+        table.put_item(TableName="claims", Item={"pk": {"S": "b"}}, **claim)
