@@ -100,3 +100,62 @@ def test_a_good_condition_still_decides_the_write(table: Any) -> None:
     table.put_item(TableName="claims", Item={"pk": {"S": "b"}, "status": {"S": "done"}}, **claim)
     with pytest.raises(table.exceptions.ConditionalCheckFailedException):
         table.put_item(TableName="claims", Item={"pk": {"S": "b"}}, **claim)
+
+
+def _claim_in_a_workflow() -> dict[str, Any]:
+    """A Step Functions Task claiming with an undefined :now, its error caught: what it caught."""
+    import json
+    import time
+
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    claim = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Parameters": {
+            "TableName": "claims",
+            "Item": {"pk": {"S": "a"}},
+            "ConditionExpression": "attribute_not_exists(pk) OR lease_until < :now",
+        },
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Told", "ResultPath": "$.error"}],
+        "End": True,
+    }
+    definition = {
+        "StartAt": "Claim",
+        "States": {"Claim": claim, "Told": {"Type": "Pass", "End": True}},
+    }
+    machine = sfn.create_state_machine(
+        name=f"claim-{time.monotonic_ns()}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/local-sfn",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deadline = time.monotonic() + 15
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return json.loads(described.get("output") or "{}").get("error", {})
+
+
+def test_a_workflow_task_gets_dynamodb_s_validation_error() -> None:
+    from payops.localaws.core import registry
+
+    was_installed = registry.is_installed()
+    registry.install()  # the Step Functions interpreter runs the Task (the tests' usual state)
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            boto3.client("dynamodb", region_name=REGION).create_table(
+                TableName="claims",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            caught = _claim_in_a_workflow()
+            with PATCHES.lifted(GAP):
+                plain = _claim_in_a_workflow()
+    finally:
+        if not was_installed:
+            registry.uninstall()
+    assert caught["Error"] == "DynamoDB.ValidationException"
+    assert "attribute value: :now" in caught["Cause"]
+    # moto: {"Error": "DynamoDB.AmazonDynamoDBException", "Cause": "':now'"}, its KeyError's text
+    assert plain.get("Error") != "DynamoDB.ValidationException" and plain.get("Cause") == "':now'"

@@ -2,8 +2,9 @@
 
 The pinned moto parses these expressions and lets Python's own errors escape: a syntax error is a
 bare `ValueError` ("Cannot parse condition starting at:?"), a `#name` or `:value` the request does
-not define a bare `KeyError` (':now'). Through a client that is an internal error; through a Step
-Functions Task, a traceback from deep in moto. DynamoDB answers a ValidationException that names
+not define a bare `KeyError` (':now'). Through a client that is a Python exception from deep in
+moto; a Step Functions Task caught it as `DynamoDB.AmazonDynamoDBException` with the cause
+"':now'". DynamoDB answers a ValidationException that names
 what is wrong; so does the local AWS now, with the expression it could not use. (DynamoDB's
 message starts with the field, "Invalid ConditionExpression: ..."; the parser is not told which
 field it reads, so the local message quotes the expression instead.) Scan, which moto already
