@@ -238,10 +238,11 @@ def json_copy(value: Any, memo: Any = None) -> Any:
     """copy.deepcopy for the JSON trees a state's data is: as deep, as independent.
 
     A tree of exactly dicts, lists, strings, numbers, booleans and None goes through `marshal`
-    (C: a third faster than a Python loop; like deepcopy's memo, it keeps an object reachable
-    twice as one object). A tree with anything else (a datetime, an enum, a FailureEvent, a
-    subclass) is rebuilt by a loop: dicts and lists rebuilt, immutable leaves shared, the rest
-    deep-copied; there an object reachable twice is copied twice, which JSON data cannot see.
+    (C: a quarter faster than the loop on a Stripe event; like deepcopy's memo, it keeps an
+    object reachable twice as one object). A tree with anything else (a datetime, an enum, a
+    FailureEvent, a subclass) is rebuilt by a loop: dicts and lists rebuilt, immutable leaves
+    shared, the rest deep-copied; there an object reachable twice is copied twice, which JSON
+    data cannot see.
     """
     kind = type(value)
     if kind in _SAME:
