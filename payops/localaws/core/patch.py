@@ -90,6 +90,18 @@ class Patch:
 PatchSource = Patch | Callable[[], Iterable[Patch]]
 
 
+@contextlib.contextmanager
+def restored(patches: Any) -> Iterator[None]:
+    """Whatever the body installs, uninstalls or lifts, `patches` are installed afterwards only
+    if they were before (tests). Anything with install(), uninstall() and is_installed(): a
+    `Patches` set, `registry.SPEEDUPS`, the `registry` module itself."""
+    was_installed = patches.is_installed()
+    try:
+        yield
+    finally:
+        (patches.install if was_installed else patches.uninstall)()
+
+
 class Patches:
     """One service's patches, applied all or none at install, undone in reverse order.
 

@@ -19,6 +19,7 @@ from payops.localaws.core import registry
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.conditions import condition_holds
 from payops.localaws.core.moto_pin import MOTO_VERSION
+from payops.localaws.core.patch import restored
 from payops.localaws.services import cloudformation as bridge
 
 ROLE_DOC = {
@@ -69,12 +70,8 @@ class Aws:
 @contextlib.contextmanager
 def local_aws(bridged: bool) -> Iterator[Aws]:
     """A fresh mock_aws with the CloudFormation bridge on or off (restored afterwards)."""
-    was_installed = bridge.is_installed()
-    if bridged:
-        bridge.install()
-    else:
-        bridge.uninstall()
-    try:
+    with restored(bridge):
+        (bridge.install if bridged else bridge.uninstall)()
         with (
             warnings.catch_warnings(),
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
@@ -82,8 +79,6 @@ def local_aws(bridged: bool) -> Iterator[Aws]:
             if not bridged:
                 warnings.simplefilter("ignore")  # moto warns about every type it skips
             yield Aws()
-    finally:
-        (bridge.install if was_installed else bridge.uninstall)()
 
 
 def sqs_queue(name: str | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from moto.cloudformation.models import Stack
 
+from payops.localaws.core.patch import restored
 from payops.localaws.core.registry import SPEEDUPS as speedups
 
 YAML_TEMPLATE = """
@@ -27,14 +28,11 @@ Outputs:
 
 @pytest.fixture
 def plain_and_fast() -> Iterator[tuple[Any, Any]]:
-    was_installed = speedups.is_installed()
-    speedups.uninstall()
-    plain = Stack.parse_template
-    speedups.install()
-    try:
+    with restored(speedups):
+        speedups.uninstall()
+        plain = Stack.parse_template
+        speedups.install()
         yield plain, Stack.parse_template
-    finally:
-        (speedups.install if was_installed else speedups.uninstall)()
 
 
 def test_a_cdk_template_reads_to_moto_s_own_dict_without_yaml(

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from payops.localaws.core import moto_core
 from payops.localaws.core.account import ACCOUNT, REGION
+from payops.localaws.core.patch import restored
 
 SPEEDUPS = moto_core.SERVICE.speedup_patches
 assert SPEEDUPS is not None
@@ -19,13 +20,10 @@ assert SPEEDUPS is not None
 
 @pytest.fixture
 def core() -> Iterator[None]:
-    was_installed = SPEEDUPS.is_installed()
-    SPEEDUPS.install()
-    try:
+    with restored(SPEEDUPS):
+        SPEEDUPS.install()
         with mock_aws():
             yield
-    finally:
-        (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
 
 
 def test_action_names_are_moto_s_listed_once_per_class_and_again_when_it_changes(

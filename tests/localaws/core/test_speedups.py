@@ -20,6 +20,7 @@ from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from payops.localaws.core.account import REGION
+from payops.localaws.core.patch import restored
 from payops.localaws.core.registry import SPEEDUPS as speedups
 from payops.localaws.services import stepfunctions as sfb
 
@@ -28,10 +29,8 @@ ROLE = "arn:aws:iam::123456789012:role/local-sfn"
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    was_installed = speedups.is_installed()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with restored(speedups), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
-    (speedups.install if was_installed else speedups.uninstall)()
 
 
 def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
@@ -322,50 +321,44 @@ def test_a_definition_is_not_parsed_again_after_the_bridges_are_reinstalled(
 ) -> None:
     """Tests lift and reinstall the bridges between deploys; the next deploy's definitions were
     parsed again each time (~1.5 s a deploy). The cache outlives an install."""
-    sfb_was_installed = sfb.is_installed()
-    sfb.install()
-    speedups.install()
-    counter = _ParseCounter(monkeypatch)
-    definition = _definition(**MAP_DEFINITION)
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    try:
+    with restored(sfb):
+        sfb.install()
+        speedups.install()
+        counter = _ParseCounter(monkeypatch)
+        definition = _definition(**MAP_DEFINITION)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
         sfn.create_state_machine(name="before", definition=definition, roleArn=ROLE)
         speedups.uninstall()
         sfb.uninstall()
         sfb.install()
         speedups.install()
         sfn.create_state_machine(name="after", definition=definition, roleArn=ROLE)
-    finally:
-        (sfb.install if sfb_was_installed else sfb.uninstall)()
     assert counter.calls == 1
 
 
 def test_a_program_parsed_under_other_bridges_is_not_reused(aws: None) -> None:
     """What the parser builds depends on the bridges (task classes, error names): switching the
     Step Functions bridges on must not run a program parsed without them."""
-    sfb_was_installed = sfb.is_installed()
-    speedups.install()
-    definition = _definition(
-        Read={
-            "Type": "Task",
-            "Resource": "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
-            "Parameters": {"SecretId": "no-such-secret"},
-            "Catch": [
-                {
-                    "ErrorEquals": ["SecretsManager.ResourceNotFoundException"],
-                    "ResultPath": "$.error",
-                    "Next": "Caught",
-                }
-            ],
-            "End": True,
-        },
-        Caught={"Type": "Pass", "End": True},
-    )
-    try:
+    with restored(sfb):
+        speedups.install()
+        definition = _definition(
+            Read={
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
+                "Parameters": {"SecretId": "no-such-secret"},
+                "Catch": [
+                    {
+                        "ErrorEquals": ["SecretsManager.ResourceNotFoundException"],
+                        "ResultPath": "$.error",
+                        "Next": "Caught",
+                    }
+                ],
+                "End": True,
+            },
+            Caught={"Type": "Pass", "End": True},
+        )
         sfb.uninstall()  # plain moto names the error secretsmanager.ResourceNotFoundException
         (plain,) = _run_all(definition, [{}])
         sfb.install()  # bridged: SecretsManager.ResourceNotFoundException, as AWS names it
         (bridged,) = _run_all(definition, [{}])
-    finally:
-        (sfb.install if sfb_was_installed else sfb.uninstall)()
     assert (plain["status"], bridged["status"]) == ("FAILED", "SUCCEEDED")

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
+from payops.localaws.core.patch import restored
 from payops.localaws.services.dynamodb import SERVICE
 
 SPEEDUPS = SERVICE.speedup_patches
@@ -19,44 +20,40 @@ assert SPEEDUPS is not None
 
 @pytest.fixture
 def table() -> Iterator[Any]:
-    was_installed = SPEEDUPS.is_installed()
-    try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name=REGION)
-            client.create_table(
-                TableName="access",
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                    {"AttributeName": "plan", "AttributeType": "S"},
-                ],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": "by-plan",
-                        "KeySchema": [{"AttributeName": "plan", "KeyType": "HASH"}],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            for user in range(30):
-                for sub in range(4):
-                    client.put_item(
-                        TableName="access",
-                        Item={
-                            "pk": {"S": f"user#{user:02d}"},
-                            "sk": {"S": f"subscription#{sub}" if sub else "state"},
-                            "plan": {"S": ["basic", "pro"][sub % 2]},
-                            "n": {"N": str(sub)},
-                        },
-                    )
-            yield client
-    finally:
-        (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
+    with restored(SPEEDUPS), mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="access",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "plan", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-plan",
+                    "KeySchema": [{"AttributeName": "plan", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for user in range(30):
+            for sub in range(4):
+                client.put_item(
+                    TableName="access",
+                    Item={
+                        "pk": {"S": f"user#{user:02d}"},
+                        "sk": {"S": f"subscription#{sub}" if sub else "state"},
+                        "plan": {"S": ["basic", "pro"][sub % 2]},
+                        "n": {"N": str(sub)},
+                    },
+                )
+        yield client
 
 
 QUERIES: list[dict[str, Any]] = [

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
+from payops.localaws.core.patch import restored
 from payops.localaws.services.dynamodb import PATCHES
 
 GAP = "ConditionExpressionParser.parse"
@@ -18,9 +19,8 @@ GAP = "ConditionExpressionParser.parse"
 
 @pytest.fixture
 def table() -> Iterator[Any]:
-    was_installed = PATCHES.is_installed()
-    PATCHES.install()
-    try:
+    with restored(PATCHES):
+        PATCHES.install()
         with mock_aws():
             client = boto3.client("dynamodb", region_name=REGION)
             client.create_table(
@@ -30,8 +30,6 @@ def table() -> Iterator[Any]:
                 BillingMode="PAY_PER_REQUEST",
             )
             yield client
-    finally:
-        (PATCHES.install if was_installed else PATCHES.uninstall)()
 
 
 CASES = {
@@ -139,9 +137,8 @@ def _claim_in_a_workflow() -> dict[str, Any]:
 def test_a_workflow_task_gets_dynamodb_s_validation_error() -> None:
     from payops.localaws.core import registry
 
-    was_installed = registry.is_installed()
-    registry.install()  # the Step Functions interpreter runs the Task (the tests' usual state)
-    try:
+    with restored(registry):
+        registry.install()  # the Step Functions interpreter runs the Task (the tests' usual state)
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             boto3.client("dynamodb", region_name=REGION).create_table(
                 TableName="claims",
@@ -152,9 +149,6 @@ def test_a_workflow_task_gets_dynamodb_s_validation_error() -> None:
             caught = _claim_in_a_workflow()
             with PATCHES.lifted(GAP):
                 plain = _claim_in_a_workflow()
-    finally:
-        if not was_installed:
-            registry.uninstall()
     assert caught["Error"] == "DynamoDB.ValidationException"
     assert "attribute value: :now" in caught["Cause"]
     # moto: {"Error": "DynamoDB.AmazonDynamoDBException", "Cause": "':now'"}, its KeyError's text

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
+from payops.localaws.core.patch import restored
 from payops.localaws.services.stepfunctions import SERVICE
 from payops.localaws.services.stepfunctions.lookups import IndexedExecutions
 
@@ -25,13 +26,10 @@ DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", 
 
 @pytest.fixture(params=["moto", "indexed"])
 def sfn(request: pytest.FixtureRequest) -> Iterator[Any]:
-    was_installed = SPEEDUPS.is_installed()
-    (SPEEDUPS.install if request.param == "indexed" else SPEEDUPS.uninstall)()
-    try:
+    with restored(SPEEDUPS):
+        (SPEEDUPS.install if request.param == "indexed" else SPEEDUPS.uninstall)()
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             yield boto3.client("stepfunctions", region_name=REGION)
-    finally:
-        (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
 
 
 def _finished(sfn: Any, arn: str) -> dict[str, Any]:

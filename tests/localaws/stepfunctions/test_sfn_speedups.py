@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
+from payops.localaws.core.patch import restored
 from payops.localaws.services.stepfunctions import SERVICE
 from payops.localaws.services.stepfunctions.speedups import PooledThread, json_copy
 
@@ -32,10 +33,8 @@ assert SPEEDUPS is not None
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    was_installed = SPEEDUPS.is_installed()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with restored(SPEEDUPS), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
-    (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
 
 
 def test_json_copy_is_as_deep_and_independent_as_deepcopy() -> None:

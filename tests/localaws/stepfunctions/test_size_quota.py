@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.stepfunctions.parser.quotas import MAX_STATE_SIZE_UTF8_BYTES
 
 from payops.localaws.core.account import REGION
+from payops.localaws.core.patch import restored
 from payops.localaws.services.stepfunctions import SERVICE
 
 ROLE = "arn:aws:iam::123456789012:role/local-sfn"
@@ -31,11 +32,10 @@ FUSED = "CommonStateField._eval_body"
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    was_installed = SPEEDUPS.is_installed()
-    SPEEDUPS.install()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
-    (SPEEDUPS.install if was_installed else SPEEDUPS.uninstall)()
+    with restored(SPEEDUPS):
+        SPEEDUPS.install()
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            yield
 
 
 def _output_of_spaced_size(size: int, filler: str = "x") -> dict[str, Any]:
