@@ -20,7 +20,6 @@ Speed-ups (same behaviour, less work):
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from payops.localaws.core.patch import Patch, Patches
@@ -66,8 +65,9 @@ def backend_lookups_patches() -> list[Patch]:
 
     original_getitem = BackendDict.__getitem__
     original_reset = BackendDict.reset.__func__  # type: ignore[attr-defined]
-    registered: set[int] = set()  # ids of the BackendDicts moto's own lookup put in its reset list
-    lock = threading.Lock()
+    # Ids of the BackendDicts moto's own lookup put in its reset list (a set's add and clear
+    # are atomic: no lock of ours).
+    registered: set[int] = set()
 
     def getitem(self: Any, account_id: str) -> Any:
         if id(self) in registered:
@@ -76,13 +76,11 @@ def backend_lookups_patches() -> list[Patch]:
             except KeyError:
                 pass
         found = original_getitem(self, account_id)  # creates and registers, under moto's lock
-        with lock:
-            registered.add(id(self))
+        registered.add(id(self))
         return found
 
     def reset(cls: Any) -> None:
-        with lock:
-            registered.clear()
+        registered.clear()
         original_reset(cls)
 
     return [

@@ -31,6 +31,7 @@ changes, so each text is lexed once.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from typing import Any
 
@@ -97,8 +98,6 @@ def query_partition_patches() -> list[Patch]:
 
 
 def update_expressions_patches() -> list[Patch]:
-    import functools
-
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     # A failed parse raises and is not kept: the same error again next time.
@@ -112,40 +111,34 @@ def condition_lexing_patches() -> list[Patch]:
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     original = ConditionExpressionParser._lex_condition_expression
-    lexed: dict[str, tuple[Any, ...]] = {}  # expression text -> its tokens
+
+    # As update_expressions: kept by text, and a text that does not lex raises, not kept.
+    @functools.lru_cache(maxsize=4096)
+    def tokens_of(text: str) -> tuple[Any, ...]:
+        return tuple(original(ConditionExpressionParser(text, None, None)))  # reads text alone
 
     def lex(self: Any) -> deque[Any]:
         # A new deque each time: the parser pops from it. The tokens are namedtuples whose
         # `children` lists are empty and never appended to (moto builds new nodes instead).
-        text = self.condition_expression
-        tokens = lexed.get(text)
-        if tokens is None:
-            tokens = tuple(original(self))  # a text that does not lex raises: nothing kept
-            if len(lexed) < 4096:
-                lexed[text] = tokens
-        return deque(tokens)
+        return deque(tokens_of(self.condition_expression))
 
     return [Patch(ConditionExpressionParser, "_lex_condition_expression", lex)]
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
-_plain_classes: dict[type, bool] = {}
 
 
+@functools.cache
 def _is_plain(kind: type) -> bool:
     """A class copy.deepcopy copies by its __dict__ alone (no hooks, no slots)."""
-    plain = _plain_classes.get(kind)
-    if plain is None:
-        plain = (
-            not hasattr(kind, "__deepcopy__")
-            and kind.__reduce_ex__ is object.__reduce_ex__
-            and kind.__reduce__ is object.__reduce__
-            and not hasattr(kind, "__setstate__")
-            and "__slots__" not in vars(kind)
-            and kind.__getstate__ is object.__getstate__  # type: ignore[attr-defined]
-        )
-        _plain_classes[kind] = plain
-    return plain
+    return (
+        not hasattr(kind, "__deepcopy__")
+        and kind.__reduce_ex__ is object.__reduce_ex__
+        and kind.__reduce__ is object.__reduce__
+        and not hasattr(kind, "__setstate__")
+        and "__slots__" not in vars(kind)
+        and kind.__getstate__ is object.__getstate__  # type: ignore[attr-defined]
+    )
 
 
 def node_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:

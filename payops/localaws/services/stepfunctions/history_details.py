@@ -134,7 +134,7 @@ def size_quota_patches() -> list[Patch]:
                 f"The JSONPath '{no_such_json_path_error.json_path}' specified for the field "
                 f"'{env.next_field_name}' could not be found in the input '{data_json_str}'"
             )
-            raise FailureEventException(
+            raise FailureEventException(  # noqa: B904 - moto's own raise, as it is
                 failure_event=FailureEvent(
                     env=env,
                     error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
@@ -146,7 +146,7 @@ def size_quota_patches() -> list[Patch]:
                         )
                     ),
                 )
-            ) from no_such_json_path_error
+            )
 
         if not isinstance(env.program_state(), ProgramRunning):
             return
