@@ -7,7 +7,6 @@ access workflow does, and catches CognitoIdentityProvider.UserNotFoundException.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from executions import ended
 from moto import mock_aws
 
 from payops.localaws.core.account import ACCOUNT, REGION
@@ -83,10 +83,7 @@ def run(aws: dict[str, Any], user: str) -> dict[str, Any]:
         name=f"run-{uuid.uuid4().hex[:8]}",
         input=json.dumps({"pool": aws["pool"], "user": user}),
     )["executionArn"]
-    deadline = time.monotonic() + 10
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    described = ended(sfn, arn, within_s=10)
     history = sfn.get_execution_history(executionArn=arn)["events"]
     states = [
         e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e

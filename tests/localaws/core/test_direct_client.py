@@ -11,6 +11,7 @@ import boto3
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
+from executions import ended
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
@@ -128,7 +129,6 @@ def test_query_and_rest_json_services_answer_as_their_clients() -> None:
 def test_a_workflow_sees_the_same_outputs_and_error_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Step Functions DynamoDB integration through the installed speed-ups: a conditional
     put that fails is caught under DynamoDB.ConditionalCheckFailedException."""
-    import time
 
     definition = {
         "StartAt": "Claim",
@@ -180,10 +180,7 @@ def test_a_workflow_sees_the_same_outputs_and_error_names(monkeypatch: pytest.Mo
                 arn = sfn.start_execution(
                     stateMachineArn=machine, name=run, input=json.dumps({"id": "same"})
                 )["executionArn"]
-                deadline = time.monotonic() + 10
-                while (done := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-                    assert time.monotonic() < deadline
-                    time.sleep(0.005)
+                done = ended(sfn, arn, within_s=10)
                 assert done["status"] == "SUCCEEDED"
                 outputs.append(json.loads(done["output"]))
         finally:

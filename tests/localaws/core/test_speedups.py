@@ -8,7 +8,6 @@ SendMessage no longer counts the whole queue; executions and queues must behave 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from executions import ended
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
@@ -90,10 +90,7 @@ def _run_all(definition: str, inputs: list[dict[str, Any]]) -> list[dict[str, An
         ]
 
     def wait(arn: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 15
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, arn
-            time.sleep(0.01)
+        described = ended(sfn, arn)
         return described
 
     first = wait(start(inputs[0]))

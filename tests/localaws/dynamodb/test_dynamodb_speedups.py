@@ -152,6 +152,16 @@ def _updates(client: Any) -> list[Any]:
     return answers
 
 
+def _undo_updates(client: Any) -> None:
+    """The items `_updates` changes, back as the fixture made them (and the one it made, gone)."""
+    for user in ("user#00", "user#01"):
+        client.put_item(
+            TableName="access",
+            Item={"pk": {"S": user}, "sk": {"S": "state"}, "plan": {"S": "basic"}, "n": {"N": "0"}},
+        )
+    client.delete_item(TableName="access", Key={"pk": {"S": "new#1"}, "sk": {"S": "state"}})
+
+
 def test_an_update_expression_is_parsed_once_and_answers_as_moto(
     table: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,12 +177,7 @@ def test_an_update_expression_is_parsed_once_and_answers_as_moto(
     monkeypatch.setattr(UpdateExpressionParser, "parse", counting)
     SPEEDUPS.uninstall()
     plain, plain_parses = _updates(table), len(parsed)
-    for user in ("user#00", "user#01", "new#1"):  # back to the starting point
-        table.put_item(
-            TableName="access",
-            Item={"pk": {"S": user}, "sk": {"S": "state"}, "plan": {"S": "basic"}, "n": {"N": "0"}},
-        )
-    table.delete_item(TableName="access", Key={"pk": {"S": "new#1"}, "sk": {"S": "state"}})
+    _undo_updates(table)
     SPEEDUPS.install()
     parsed.clear()
     fast = _updates(table)
@@ -312,12 +317,7 @@ def test_each_validator_pass_builds_its_node_map_once_and_updates_answer_as_moto
     monkeypatch.setattr(ExpressionAttributeValueProcessor, "_processing_map", counting)
     SPEEDUPS.uninstall()
     plain, plain_built = _updates(table), built["n"]
-    for user in ("user#00", "user#01"):  # back to the starting point
-        table.put_item(
-            TableName="access",
-            Item={"pk": {"S": user}, "sk": {"S": "state"}, "plan": {"S": "basic"}, "n": {"N": "0"}},
-        )
-    table.delete_item(TableName="access", Key={"pk": {"S": "new#1"}, "sk": {"S": "state"}})
+    _undo_updates(table)
     SPEEDUPS.install()
     built["n"] = 0
     fast = _updates(table)

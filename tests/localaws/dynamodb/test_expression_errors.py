@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from executions import ended
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
@@ -127,10 +128,7 @@ def _claim_in_a_workflow() -> dict[str, Any]:
         roleArn="arn:aws:iam::123456789012:role/local-sfn",
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    deadline = time.monotonic() + 15
-    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    described = ended(sfn, execution)
     return json.loads(described.get("output") or "{}").get("error", {})
 
 

@@ -4,13 +4,13 @@ find an execution without scanning the machine's every execution, and answer as 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from executions import ended
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
@@ -33,10 +33,7 @@ def sfn(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def _finished(sfn: Any, arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, arn
-        time.sleep(0.005)
+    described = ended(sfn, arn, within_s=10)
     return dict(described)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from executions import ended
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
@@ -124,10 +124,7 @@ def _run(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         arn = sfn.start_execution(
             stateMachineArn=machine, name=f"ex-{uuid.uuid4().hex[:8]}", input=json.dumps(item)
         )["executionArn"]
-        deadline = time.monotonic() + 15
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, arn
-            time.sleep(0.01)
+        described = ended(sfn, arn)
         history = sfn.get_execution_history(executionArn=arn)["events"]
         runs.append(
             {

@@ -10,13 +10,13 @@ are full of commas and colons is decided by moto's own check.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from executions import ended
 from moto import mock_aws
 from moto.stepfunctions.parser.quotas import MAX_STATE_SIZE_UTF8_BYTES
 
@@ -63,10 +63,7 @@ def _run(result: Any) -> dict[str, Any]:
         name=f"quota-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE
     )["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, input='{"in": 1}')["executionArn"]
-    deadline = time.monotonic() + 15
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, arn
-        time.sleep(0.01)
+    described = ended(sfn, arn)
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     return {
         "status": described["status"],

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from executions import ended
 from moto import mock_aws
 
 from payops.localaws.core.account import REGION
@@ -96,10 +97,7 @@ def _runs(sfn: Any, tag: str, parent_waits: threading.Event) -> list[dict[str, A
         arn = sfn.start_execution(
             stateMachineArn=parent, name=f"run-{n}", input=json.dumps({"n": n})
         )["executionArn"]
-        deadline = time.monotonic() + 15
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        described = ended(sfn, arn)
         history = sfn.get_execution_history(executionArn=arn)["events"]
         runs.append({
             "status": described["status"],
