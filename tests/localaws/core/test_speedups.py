@@ -58,6 +58,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "dynamodb.condition_lexing",
         "dynamodb.update_copies",
         "dynamodb.validator_maps",
+        "dynamodb.update_checks",
         "core.action_names",
         "core.backend_lookups",
     }

@@ -325,3 +325,70 @@ def test_each_validator_pass_builds_its_node_map_once_and_updates_answer_as_moto
     # Three good updates, each validated once or twice: plain moto built the map twice for every
     # node of the tree (about 20); now once per pass.
     assert plain_built > 3 * 20 and built["n"] <= 2 * 3, (plain_built, built["n"])
+
+
+def _shape_cases(client: Any) -> list[Any]:
+    """One expression text, its verdict changed only by its names or the table's keys: each
+    case twice, so a verdict kept from the first call would show on the second."""
+    client.create_table(
+        TableName="owners",
+        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    expression = "SET #a = :a, #b = :b, n = :a"
+    cases = [
+        ("owners", {"owner": {"S": "o1"}}, {"#a": "pk", "#b": "plan"}),  # pk: no key here
+        ("access", {"pk": {"S": "user#00"}, "sk": {"S": "state"}}, {"#a": "pk", "#b": "plan"}),
+        ("access", {"pk": {"S": "user#01"}, "sk": {"S": "state"}}, {"#a": "kind", "#b": "plan"}),
+        ("access", {"pk": {"S": "user#01"}, "sk": {"S": "state"}}, {"#a": "kind", "#b": "kind"}),
+        ("access", {"pk": {"S": "user#01"}, "sk": {"S": "state"}}, {"#a": "n", "#b": "plan"}),
+    ]
+    answers: list[Any] = []
+    for table_name, key, names in cases * 2:
+        try:
+            answers.append(
+                client.update_item(
+                    TableName=table_name,
+                    Key=key,
+                    UpdateExpression=expression,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":a": {"S": "x"}, ":b": {"S": "pro"}},
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+            )
+        except client.exceptions.ClientError as refused:
+            answers.append(refused.response["Error"])
+    client.delete_table(TableName="owners")
+    return answers
+
+
+def test_shape_checks_are_kept_per_expression_names_and_keys_and_answer_as_moto(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    checked = {"n": 0}  # whole-tree runs of the first shape check
+    original = ActionCountValidator.traverse
+
+    def counting(self: Any, node: Any) -> Any:
+        checked["n"] += 1
+        return original(self, node)
+
+    monkeypatch.setattr(ActionCountValidator, "traverse", counting)
+    SPEEDUPS.uninstall()
+    plain, plain_checked = _shape_cases(table), checked["n"]
+    _undo_updates(table)
+    SPEEDUPS.install()
+    checked["n"] = 0
+    fast = _shape_cases(table)
+    assert fast == plain
+    # Refused each time: pk is this table's key; two names for one attribute; a name and a
+    # plain path for one attribute. Accepted: pk where it is no key, distinct attributes.
+    codes = [answer.get("Code") for answer in fast]
+    refused = "ValidationException"
+    assert codes == [None, refused, None, refused, refused] * 2
+    assert "key" in fast[1]["Message"] and "overlap" in fast[3]["Message"], fast
+    # Plain moto checked the tree on each of the 10 calls (twice for the new item: 11); now the
+    # two accepted cases once each, the three refused ones on each of their 2 calls.
+    assert (plain_checked, checked["n"]) == (11, 2 + 3 * 2)

@@ -10,6 +10,7 @@ Speed-ups (same behaviour, less work):
 - dynamodb.update_expressions
 - dynamodb.condition_lexing
 - dynamodb.update_copies
+- dynamodb.update_checks
 - dynamodb.validator_maps
 """
 
@@ -36,6 +37,7 @@ SPEEDUP_PATCHES = Patches(
     speedups.update_expressions_patches,
     speedups.condition_lexing_patches,
     speedups.update_copies_patches,
+    speedups.update_checks_patches,
     speedups.validator_maps_patches,
 )
 
