@@ -71,9 +71,11 @@ def _replay_in_workers(history: list[dict[str, Any]], workers: int) -> tuple[Any
 def child(n_events: int, seed: int = 7, workers: int = 1) -> dict[str, Any]:
     from bench.history import generate
     from payops.envelope import LoadedEvent, wrap
+    from payops.localaws.core.gc_tuning import tune_gc
     from payops.localaws.runtime import LocalAws
 
     logging.disable(logging.CRITICAL)
+    tune_gc()  # as `payops replay` runs (payops/cli.py)
     history = generate(n_events, seed)
     if workers > 1:
         done, synth_s, replay_s, replay_cpu = _replay_in_workers(history, workers)

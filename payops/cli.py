@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_local_aws(args: argparse.Namespace) -> int:
     """`local`, `replay`, `serve`, `report`: settings are validated here, before anything starts."""
+    from payops.localaws.core.gc_tuning import tune_gc
+
+    tune_gc()  # this process runs a local AWS from here to its end
     context = _parse_context(args.context)
     if args.ingress:
         context["ingress"] = args.ingress

@@ -25,9 +25,11 @@ for _key in [k for k in os.environ if k.startswith("PAYOPS_")]:
 
 # The app's code does not change during a session: each settings combination is synthesized
 # once, and every later LocalAws start with those settings deploys that assembly again.
+from payops.localaws.core.gc_tuning import tune_gc  # noqa: E402
 from payops.localaws.runtime import reuse_syntheses  # noqa: E402
 
 reuse_syntheses()
+tune_gc()  # the session runs local AWSs in this process (core/gc_tuning.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

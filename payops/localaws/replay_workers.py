@@ -135,7 +135,9 @@ def _worker(
     logging.disable(logging.CRITICAL)  # the workers' logs would interleave
     try:
         from payops.localaws.core import registry
+        from payops.localaws.core.gc_tuning import tune_gc
 
+        tune_gc()
         registry.install()  # what LocalAws.start does first: the imports of every bridge
         if not synthesized.wait(timeout=_START_TIMEOUT_S):
             raise ReplayWorkerError("the assembly to deploy was never synthesized")
