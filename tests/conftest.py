@@ -31,6 +31,10 @@ from payops.localaws.runtime import reuse_syntheses  # noqa: E402
 reuse_syntheses()
 tune_gc()  # the session runs local AWSs in this process (core/gc_tuning.py)
 
+from kept_session import share_model_loaders  # noqa: E402
+
+share_model_loaders()
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
