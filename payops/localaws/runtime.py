@@ -476,6 +476,7 @@ class LocalAws:
 
     def _fill(self, trace: EventTrace, mark: int, before: dict[str, Any]) -> None:
         from payops.localaws.services.stepfunctions import simulated_seconds
+        from payops.localaws.services.stepfunctions.lookups import history_events
 
         facts = RECORDER.since(mark)
         trace.rules = sorted(
@@ -484,8 +485,8 @@ class LocalAws:
         for machine, execution in self._started_since(before["executions"]):
             arn = execution.execution_arn
             # From the backend: through the API, serializing every step's input and output
-            # (whole Stripe events) cost more than running the workflow.
-            history = execution.to_history_output()["events"]
+            # (whole Stripe events) cost more than running the workflow; read, not copied.
+            history = history_events(execution)
             states = [
                 e["stateEnteredEventDetails"]["name"]
                 for e in history

@@ -127,3 +127,34 @@ def test_the_index_follows_every_change_to_the_list() -> None:
     assert runs == [b] and runs.by_name == {"b": b} and runs.by_arn == {"arn:b": b}
     runs.clear()
     assert runs.by_name == {} and runs.by_arn == {}
+
+
+def test_history_events_are_moto_s_own_entries_read_not_copied(sfn: Any) -> None:
+    """lookups.history_events: what the per-event trace reads of each execution's history."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from payops.localaws.services.stepfunctions.lookups import history_events
+
+    definition = json.dumps(
+        {
+            "StartAt": "Claim",
+            "States": {
+                "Claim": {"Type": "Pass", "Result": {"id": "evt_1"}, "Next": "Fail"},
+                "Fail": {"Type": "Fail", "Error": "Refused", "Cause": "no such order"},
+            },
+        }
+    )
+    machine = sfn.create_state_machine(name="history", definition=definition, roleArn=ROLE)
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")[
+        "executionArn"
+    ]
+    assert _finished(sfn, arn)["status"] == "FAILED"
+    backend = stepfunctions_parser_backends["123456789012"][REGION]
+    execution = backend.describe_execution(arn)
+    read = history_events(execution)
+    copied = execution.to_history_output()["events"]
+    assert read == copied and len(read) >= 5
+    assert [e["type"] for e in read][-1] == "ExecutionFailed"
+    kept = execution.exec_worker.env.event_manager._history_event_list
+    assert read is not kept and all(a is b for a, b in zip(read, kept, strict=True))
+    assert not any(a is b for a, b in zip(copied, kept, strict=True))  # what moto hands out

@@ -116,3 +116,20 @@ def execution_index_patches() -> list[Patch]:
         ),
         Patch(models.StepFunctionBackend, "describe_execution", describe_execution),
     ]
+
+
+def history_events(execution: Any) -> list[dict[str, Any]]:
+    """An execution's history entries as moto keeps them, for a reader that only reads them.
+
+    moto's `to_history_output()` deep-copies every entry (each state's input and output: whole
+    Stripe events) for each caller; the local AWS's per-event trace reads state names and the
+    last error of every execution the event started. The list is copied (moto appends to it
+    while an execution runs), its entries are not: they must not be changed."""
+    if not hasattr(execution, "exec_worker"):  # not moto's executing model: its own output
+        return list(execution.to_history_output()["events"])
+    env = execution.exec_worker.env if execution.exec_worker is not None else None
+    if env is None:  # not started yet
+        return []
+    manager = env.event_manager
+    with manager._mutex:
+        return list(manager._history_event_list)
