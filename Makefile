@@ -28,11 +28,12 @@ build/lambda-deps/%/.requirements.sha256: functions/%/requirements.txt $(VENV)/.
 	$(PY) -m stacks.bundling $*
 
 # Two workers (pytest-xdist), each test file kept in one worker (its module fixtures deploy
-# once); PYTEST_ARGS= runs it serially. See the README's Tests section.
+# once), files in collection order (tests/conftest.py: LONGEST_FILES first); PYTEST_ARGS= runs
+# it serially. See the README's Tests section.
 # Bytecode caches are written even where the environment turns them off (PYTHONDONTWRITEBYTECODE):
 # each worker and each process a test starts (payops serve, cdk synth's app, replay workers)
 # would otherwise compile every module again, and pytest re-rewrite every test file's asserts.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: setup browser
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # As `make test` runs the suite (its PYTEST_ARGS): 2 pytest-xdist workers, a file per worker.
-WORKERS = ["-n", "2", "--dist", "loadfile"]
+WORKERS = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 class SuiteNotRun(RuntimeError):

@@ -104,22 +104,25 @@ def bridged():
             registry.uninstall()
 
 
-# --- pytest-xdist (`make test`: -n 2 --dist loadfile): the longest files first -----------------
+# --- pytest-xdist (`make test`: -n 2 --dist loadfile --no-loadscope-reorder): long files first --
 # A free worker takes the next file in collection order, so a long file near the end leaves the
-# other worker idle; taken first, the short files fill in around them. Seconds per file in a
-# `make test` run, largest first (2026-12-01, after the fixtures' speed-ups). Order only: a stale
-# list costs seconds, never a result.
+# other worker idle; taken first, the short files fill in around them. (pytest-xdist otherwise
+# orders files by how many tests they hold, which ran the CDK CLI's file last: one worker idled
+# 8 s at the end.) The files that start other processes (the CDK CLI, `cdk synth`, `payops serve`,
+# replay workers) use more than their worker's core, so they alternate with in-process ones: the
+# first two files run side by side, then each worker takes its next. Seconds per file in a
+# `make test` run (2026-12-01, evening). Order only: a stale list costs seconds, never a result.
 LONGEST_FILES = (
-    "tests/test_operational_security.py",
     "tests/localaws/deploy/test_cdk_deploy_server.py",
-    "tests/localaws/test_replay_real_events.py",
-    "tests/localaws/test_replay_workers.py",
-    "tests/test_serve.py",
     "tests/hardening/test_duplicate_storms.py",
-    "tests/localaws/cloudformation/test_cloudformation_bridge.py",
-    "tests/localaws/test_replay_cli.py",
+    "tests/test_operational_security.py",
+    "tests/localaws/test_replay_real_events.py",
+    "tests/test_serve.py",
     "tests/test_receiver_properties.py",
+    "tests/localaws/test_replay_workers.py",
     "tests/workflows/test_subscriptions.py",
+    "tests/localaws/test_replay_cli.py",
+    "tests/localaws/deploy/test_deploy.py",
 )
 
 
