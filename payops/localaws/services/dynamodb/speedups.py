@@ -237,7 +237,7 @@ def update_checks_patches() -> list[Patch]:
     def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, expression, *args, **kwargs)
         if tuple(type(p) for p in self.processors[:3]) != shape_checks:
-            raise RuntimeError("moto's UpdateExpressionValidator no longer starts with its checks")
+            return  # a moto whose validator starts otherwise: all its passes, every time
         names = self.expression_attribute_names or {}
         key = (id(expression), tuple(sorted(names.items())), tuple(self.table.table_key_attrs))
         if passed.get(key) is expression:
