@@ -162,28 +162,44 @@ def _undo_updates(client: Any) -> None:
     client.delete_item(TableName="access", Key={"pk": {"S": "new#1"}, "sk": {"S": "state"}})
 
 
+def _moto_then_speedups(
+    client: Any,
+    run: Any,
+    undo: Any,
+    counted: tuple[type, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Any, int, Any, int]:
+    """`run(client)` in plain moto, `undo(client)`, then `run(client)` with the speed-ups: each
+    run's answers and how many times it called `counted` (a class and one of its methods)."""
+    owner, name = counted
+    calls = {"n": 0}
+    original = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    SPEEDUPS.uninstall()
+    plain, plain_calls = run(client), calls["n"]
+    undo(client)
+    SPEEDUPS.install()
+    calls["n"] = 0
+    fast = run(client)
+    return plain, plain_calls, fast, calls["n"]
+
+
 def test_an_update_expression_is_parsed_once_and_answers_as_moto(
     table: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    parsed: list[str] = []
-    original_parse = UpdateExpressionParser.parse
-
-    def counting(self: Any) -> Any:
-        parsed.append("x")
-        return original_parse(self)
-
-    monkeypatch.setattr(UpdateExpressionParser, "parse", counting)
-    SPEEDUPS.uninstall()
-    plain, plain_parses = _updates(table), len(parsed)
-    _undo_updates(table)
-    SPEEDUPS.install()
-    parsed.clear()
-    fast = _updates(table)
+    plain, plain_parses, fast, parses = _moto_then_speedups(
+        table, _updates, _undo_updates, (UpdateExpressionParser, "parse"), monkeypatch
+    )
     assert fast == plain
     assert fast[2]["status"] == {"S": "trialing"} and fast[1]["n"] == {"N": "1"}
-    assert plain_parses >= 2 * 3 + 2 and len(parsed) == 1 + 2  # one good parse, bad ones again
+    assert plain_parses >= 2 * 3 + 2 and parses == 1 + 2  # one good parse, bad ones again
 
 
 def _conditional_writes(client: Any) -> list[Any]:
@@ -225,21 +241,13 @@ def test_a_condition_is_lexed_once_and_answers_as_moto(
 ) -> None:
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
-    tokens: list[str] = []
-    original_lex_one = ConditionExpressionParser._lex_one_node
+    def undo(client: Any) -> None:
+        for claim in ("claim#1", "claim#2"):
+            client.delete_item(TableName="access", Key={"pk": {"S": claim}, "sk": {"S": "state"}})
 
-    def counting(self: Any, remaining: str) -> Any:
-        tokens.append(remaining)
-        return original_lex_one(self, remaining)
-
-    monkeypatch.setattr(ConditionExpressionParser, "_lex_one_node", counting)
-    SPEEDUPS.uninstall()
-    plain, plain_tokens = _conditional_writes(table), len(tokens)
-    for claim in ("claim#1", "claim#2"):
-        table.delete_item(TableName="access", Key={"pk": {"S": claim}, "sk": {"S": "state"}})
-    SPEEDUPS.install()
-    tokens.clear()
-    fast = _conditional_writes(table)
+    plain, plain_tokens, fast, tokens = _moto_then_speedups(
+        table, _conditional_writes, undo, (ConditionExpressionParser, "_lex_one_node"), monkeypatch
+    )
     assert fast == plain
     assert fast[:3] == ["written", fast[1], "written"] and fast[1]["Code"] == (
         "ConditionalCheckFailedException"
@@ -247,7 +255,7 @@ def test_a_condition_is_lexed_once_and_answers_as_moto(
     assert len(fast[3]) == 2
     # Plain moto lexed the claim's ~20 tokens on each of its three writes; now once (its names
     # and values are looked up after lexing, per call).
-    assert plain_tokens - len(tokens) >= 2 * 20, (plain_tokens, len(tokens))
+    assert plain_tokens - tokens >= 2 * 20, (plain_tokens, tokens)
 
 
 def _same_graph(a: Any, b: Any, seen: dict[int, int]) -> None:
@@ -307,24 +315,17 @@ def test_each_validator_pass_builds_its_node_map_once_and_updates_answer_as_moto
 ) -> None:
     from moto.dynamodb.parsing.validators import ExpressionAttributeValueProcessor
 
-    built = {"n": 0}
-    original_map = ExpressionAttributeValueProcessor._processing_map
-
-    def counting(self: Any) -> Any:
-        built["n"] += 1
-        return original_map(self)
-
-    monkeypatch.setattr(ExpressionAttributeValueProcessor, "_processing_map", counting)
-    SPEEDUPS.uninstall()
-    plain, plain_built = _updates(table), built["n"]
-    _undo_updates(table)
-    SPEEDUPS.install()
-    built["n"] = 0
-    fast = _updates(table)
+    plain, plain_built, fast, built = _moto_then_speedups(
+        table,
+        _updates,
+        _undo_updates,
+        (ExpressionAttributeValueProcessor, "_processing_map"),
+        monkeypatch,
+    )
     assert fast == plain
     # Three good updates, each validated once or twice: plain moto built the map twice for every
     # node of the tree (about 20); now once per pass.
-    assert plain_built > 3 * 20 and built["n"] <= 2 * 3, (plain_built, built["n"])
+    assert plain_built > 3 * 20 and built <= 2 * 3, (plain_built, built)
 
 
 def _shape_cases(client: Any) -> list[Any]:
@@ -368,20 +369,10 @@ def test_shape_checks_are_kept_per_expression_names_and_keys_and_answer_as_moto(
 ) -> None:
     from moto.dynamodb.parsing.validators import ActionCountValidator
 
-    checked = {"n": 0}  # whole-tree runs of the first shape check
-    original = ActionCountValidator.traverse
-
-    def counting(self: Any, node: Any) -> Any:
-        checked["n"] += 1
-        return original(self, node)
-
-    monkeypatch.setattr(ActionCountValidator, "traverse", counting)
-    SPEEDUPS.uninstall()
-    plain, plain_checked = _shape_cases(table), checked["n"]
-    _undo_updates(table)
-    SPEEDUPS.install()
-    checked["n"] = 0
-    fast = _shape_cases(table)
+    # Counted: whole-tree runs of the first shape check.
+    plain, plain_checked, fast, checked = _moto_then_speedups(
+        table, _shape_cases, _undo_updates, (ActionCountValidator, "traverse"), monkeypatch
+    )
     assert fast == plain
     # Refused each time: pk is this table's key; two names for one attribute; a name and a
     # plain path for one attribute. Accepted: pk where it is no key, distinct attributes.
@@ -391,4 +382,4 @@ def test_shape_checks_are_kept_per_expression_names_and_keys_and_answer_as_moto(
     assert "key" in fast[1]["Message"] and "overlap" in fast[3]["Message"], fast
     # Plain moto checked the tree on each of the 10 calls (twice for the new item: 11); now the
     # two accepted cases once each, the three refused ones on each of their 2 calls.
-    assert (plain_checked, checked["n"]) == (11, 2 + 3 * 2)
+    assert (plain_checked, checked) == (11, 2 + 3 * 2)
