@@ -48,6 +48,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.direct_calls",
         "sfn.sync_waits",
         "sqs.send_message_attributes",
+        "sqs.receive_retention",
         "dynamodb.query_partition",
         "events.input_paths",
         "cfn.json_templates",
@@ -230,6 +231,53 @@ def test_send_message_no_longer_counts_the_queue(
     assert (depth(queue), depth(fifo)) == (50, 1)
     # Plain moto counts the queue on every send (O(depth) each); the speed-up never does.
     assert sends_counted == 0 if enabled else sends_counted >= 52
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_receive_message_no_longer_counts_the_queue_per_message(
+    aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    from moto.sqs.models import Queue
+
+    (speedups.install if enabled else speedups.uninstall)()
+    sqs = boto3.client("sqs", region_name=REGION)
+    kept = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    expiring = sqs.create_queue(
+        QueueName=f"e-{uuid.uuid4().hex[:8]}", Attributes={"MessageRetentionPeriod": "60"}
+    )["QueueUrl"]
+    for index in range(40):
+        sqs.send_message(QueueUrl=kept, MessageBody=f"m{index}")
+    sqs.send_message(QueueUrl=expiring, MessageBody="old")
+    sqs.send_message(QueueUrl=expiring, MessageBody="new")
+    backend_queue = next(q for q in _sqs_backend().queues.values() if q.name in expiring)
+    backend_queue._messages[0].sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s
+    counted = []
+    original = Queue.approximate_number_of_messages
+
+    def counting(self: Any) -> int:
+        counted.append(self.name)
+        return original.fget(self)
+
+    monkeypatch.setattr(Queue, "approximate_number_of_messages", property(counting))
+    received = [
+        m["Body"]
+        for _ in range(4)
+        for m in sqs.receive_message(QueueUrl=kept, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    receives_counted = len(counted)
+    # moto's check: a message past the queue's retention period ends the receive, a young one is
+    # handed out (the same answer with and without the speed-up).
+    too_old = sqs.receive_message(QueueUrl=expiring, MaxNumberOfMessages=10).get("Messages", [])
+    assert sorted(received) == sorted(f"m{i}" for i in range(40))
+    assert too_old == []
+    # Plain moto counted the whole queue three times per message received; the speed-up never.
+    assert receives_counted == 0 if enabled else receives_counted >= 3 * 40
+
+
+def _sqs_backend() -> Any:
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends["123456789012"][REGION]
 
 
 def test_a_reused_program_starts_each_execution_afresh(aws: None) -> None:

@@ -1,4 +1,4 @@
-"""SQS: queue resources and policies; a send that does not count the whole queue.
+"""SQS: queue resources and policies; sends and receives that do not count the whole queue.
 
 moto gaps bridged here (`SERVICE.gaps`):
 - AWS::SQS::QueuePolicy
@@ -6,6 +6,7 @@ moto gaps bridged here (`SERVICE.gaps`):
 
 Speed-ups (same behaviour, less work):
 - sqs.send_message_attributes
+- sqs.receive_retention
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from payops.localaws.services.sqs import checks, resources, speedups
 SPEEDUP_PATCHES = Patches(
     "sqs",
     speedups.sqs_send_message_patches,
+    speedups.sqs_receive_retention_patches,
 )
 
 SERVICE = Service(
