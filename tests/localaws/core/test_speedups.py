@@ -55,6 +55,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.history_details",
         "sfn.size_quota",
         "sfn.program_states",
+        "sfn.output_paths",
         "dynamodb.update_expressions",
         "dynamodb.condition_lexing",
         "dynamodb.update_copies",

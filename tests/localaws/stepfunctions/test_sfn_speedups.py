@@ -114,10 +114,12 @@ DEFINITION = {
 }
 
 
-def _run(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _run(
+    inputs: list[dict[str, Any]], definition: dict[str, Any] = DEFINITION
+) -> list[dict[str, Any]]:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(
-        name=f"sm-{uuid.uuid4().hex[:8]}", definition=json.dumps(DEFINITION), roleArn=ROLE
+        name=f"sm-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE
     )["stateMachineArn"]
     runs = []
     for item in inputs:
@@ -130,6 +132,7 @@ def _run(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "status": described["status"],
                 "output": json.loads(described.get("output", "null")),
+                "error": [described.get("error"), described.get("cause")],
                 # Map iterations run side by side: their events interleave in any order.
                 "history": sorted(
                     json.dumps(
@@ -240,3 +243,60 @@ def test_history_entries_are_the_same_without_copying_the_state_data(
     entries = [h for r in plain for h in r["history"] if "StateEntered" in h or "StateExited" in h]
     assert len(entries) >= 2 * 5 * len(inputs)  # every state's two entries, details compared
     assert plain_copies - fast_copies >= len(entries)
+
+
+OUTPUT_PATHS = {
+    "StartAt": "Select",
+    "States": {
+        "Select": {  # a path selecting part of the output
+            "Type": "Pass",
+            "Parameters": {"x": {"y.$": "$.v", "list.$": "$.list"}, "dropped": 1},
+            "OutputPath": "$.x",
+            "Next": "Change",
+        },
+        "Change": {  # the next state changes its data: the kept output must be its own
+            "Type": "Pass",
+            "Result": {"r": 1},
+            "ResultPath": "$.list[0]",
+            "Next": "Context",
+        },
+        "Context": {"Type": "Pass", "OutputPath": "$$.Execution.Input", "Next": "Whole"},
+        "Whole": {"Type": "Pass", "Next": "Missing"},  # OutputPath "$"
+        "Missing": {"Type": "Pass", "OutputPath": "$.nowhere", "End": True},
+    },
+}
+
+
+def test_an_output_path_keeps_its_own_copy_as_the_next_states_data(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sfn.output_paths: the same outputs, histories and failure as moto's, without
+    States.reset copying the path's fresh copy again."""
+    from moto.stepfunctions.parser.asl.eval.states import States
+
+    inputs = [{"v": run, "list": [{"n": run}, {"n": 2}]} for run in range(2)]
+    SPEEDUPS.install()
+    _run(inputs[:1], OUTPUT_PATHS)
+    resets = {"n": 0}
+    reset = States.reset
+
+    def counting(self: Any, input_value: Any) -> None:
+        resets["n"] += 1
+        reset(self, input_value)
+
+    monkeypatch.setattr(States, "reset", counting)
+    fast, fast_resets = _run(inputs, OUTPUT_PATHS), resets["n"]
+    resets["n"] = 0
+    with SPEEDUPS.lifted("OutputPath._eval_body"):
+        plain, plain_resets = _run(inputs, OUTPUT_PATHS), resets["n"]
+    assert fast == plain
+    run = plain[0]
+    assert run["status"] == "FAILED" and "$.nowhere" in run["error"][1]
+    exited = [json.loads(h)[2] for h in run["history"] if "PassStateExited" in h]
+    outputs = {e["name"]: json.loads(e["output"]) for e in exited}
+    assert outputs["Select"] == {"y": 0, "list": [{"n": 0}, {"n": 2}]}
+    assert outputs["Change"] == {"y": 0, "list": [{"r": 1}, {"n": 2}]}
+    assert outputs["Context"] == outputs["Whole"] == inputs[0]
+    # Three states per run hand their output over through a JSONPath (the context path and the
+    # failing one go through moto's code).
+    assert plain_resets - fast_resets == 3 * len(inputs)

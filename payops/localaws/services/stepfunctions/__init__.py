@@ -29,6 +29,7 @@ Speed-ups (same behaviour, less work):
 - sfn.size_quota
 - sfn.program_states
 - sfn.sync_waits
+- sfn.output_paths
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from payops.localaws.services.stepfunctions import (
     resources,
     simulated_time,
     speedups,
+    state_copies,
     status_events,
     sync_waits,
     tasks,
@@ -85,6 +87,7 @@ SPEEDUP_PATCHES = Patches(
     history_details.size_quota_patches,
     speedups.program_states_patches,
     sync_waits.sync_waits_patches,
+    state_copies.output_paths_patches,
 )
 
 SERVICE = Service(
@@ -99,6 +102,7 @@ SERVICE = Service(
         **lookups.SPEEDUPS,
         **history_details.SPEEDUPS,
         **sync_waits.SPEEDUPS,
+        **state_copies.SPEEDUPS,
     },
     speedup_patches=SPEEDUP_PATCHES,
     # The HTTP sender (routes, connection auth, recording) is lent to the pipes' API destinations.
