@@ -195,7 +195,13 @@ def _replay_in_workers(args: argparse.Namespace, context: dict[str, str]) -> int
                 print(f"[{index}/{len(events)}] {format_failure(failure, trace.label)}")
     heading = (
         f"replayed {len(events)} events in {elapsed:.1f} s with {done.workers} local AWSs "
-        f"({', '.join(map(str, done.per_worker))} events; deploy {done.deploy_seconds:.1f} s)"
+        f"({', '.join(map(str, done.per_worker))} events; deploy {done.deploy_seconds:.1f} s"
+        + (
+            f"; one CPU each: {', '.join(','.join(map(str, c)) for c in done.cpus)}"
+            if done.cpus
+            else ""
+        )
+        + ")"
     )
     return _report(done.traces, done.stacks, args, heading, unreadable)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.envelope import LoadedEvent
+from payops.localaws.core.cpu_affinity import pin_process, pinned, worker_cpus
 from payops.localaws.runtime import EventTrace
 from payops.localaws.syntheses import SHARED_ASSEMBLIES_ENV, synthesize
 
@@ -89,6 +90,7 @@ class WorkerReplay:
     deploy_seconds: float  # the slowest worker's
     workers: int
     per_worker: list[int] = field(default_factory=list)  # events each replayed
+    cpus: list[list[int]] | None = None  # each worker's CPUs as it replayed; None: not pinned
 
 
 _START_TIMEOUT_S = 600.0  # a worker's start (spawn, imports, deploy) takes ~10 s
@@ -98,8 +100,9 @@ class ReplayWorkerError(RuntimeError):
     """A worker process failed; the message carries its traceback."""
 
 
-# What one worker reports: (its traces by event index, its customer stacks, its deploy seconds).
-_Report = tuple[list[tuple[int, dict[str, Any]]], dict[str, str], float]
+# What one worker reports: (its traces by event index, its customer stacks, its deploy seconds,
+# the CPUs it replayed on).
+_Report = tuple[list[tuple[int, dict[str, Any]]], dict[str, str], float, list[int]]
 
 
 def _replay_groups(
@@ -114,7 +117,8 @@ def _replay_groups(
             ready.wait(timeout=_START_TIMEOUT_S)
         while (group := take()) is not None:
             traces += [(index, asdict(local.send(event))) for index, event in group]
-        return traces, local.customer_stacks(), local.deploy_seconds
+        ran_on = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        return traces, local.customer_stacks(), local.deploy_seconds, ran_on
 
 
 def _worker(
@@ -123,16 +127,20 @@ def _worker(
     queues: tuple[Any, Any],
     synthesized: Any,
     ready: Any,
+    cpu: int | None = None,
 ) -> None:
     """A worker process's main: its report, or its traceback, goes on the reports queue.
 
     Started while the caller synthesizes: its imports and moto's patches are done meanwhile,
-    then it waits for the assembly (deploying before it exists would synthesize again)."""
+    then it waits for the assembly (deploying before it exists would synthesize again). Pinned
+    to its own CPU first, so every thread it starts is (core/cpu_affinity.py)."""
     import logging
     import traceback
 
     tasks, reports = queues
     logging.disable(logging.CRITICAL)  # the workers' logs would interleave
+    if cpu is not None:
+        pin_process(cpu)
     try:
         from payops.localaws.core import registry
         from payops.localaws.core.gc_tuning import tune_gc
@@ -160,9 +168,11 @@ def replay_in_workers(
     spawned, so that they inherit no thread, mock or Node process. Whole groups are handed out
     from one queue, the largest first, to whichever worker is free: a worker still starting
     takes none meanwhile (`start_together`: every worker waits until all are deployed, so each
-    gets a share however short the replay)."""
+    gets a share however short the replay). With a CPU for each, each worker is pinned to its
+    own (this process only while it replays)."""
     found = sorted(groups(events), key=len, reverse=True)
     workers = max(1, min(workers, len(found)))
+    cpus = worker_cpus(workers)
     data = str(stripe_data) if stripe_data else None
     saved = os.environ.get(SHARED_ASSEMBLIES_ENV)
     spawn = multiprocessing.get_context("spawn")
@@ -181,10 +191,10 @@ def replay_in_workers(
             children = [
                 spawn.Process(
                     target=_worker,
-                    args=(context, data, (tasks, reports), synthesized, ready),
+                    args=(context, data, (tasks, reports), synthesized, ready, cpu),
                     daemon=True,
                 )
-                for _ in range(workers - 1)
+                for cpu in (cpus[1:] if cpus else [None] * (workers - 1))
             ]
             for child in children:
                 child.start()
@@ -193,8 +203,9 @@ def replay_in_workers(
                 synthesis = synthesize(context, None)
                 synth_seconds = synthesis.seconds or (time.perf_counter() - started)
                 synthesized.set()
-                results = [_replay_groups(context, data, tasks.get, ready)]
-                results += _collect(reports, children)
+                with pinned(cpus[0] if cpus else None):  # after the synthesis: Node uses both
+                    results = [_replay_groups(context, data, tasks.get, ready)]
+                    results += _collect(reports, children)
             finally:
                 for child in children:  # after a failure here: nothing left running
                     if child.is_alive():
@@ -204,7 +215,7 @@ def replay_in_workers(
                 os.environ.pop(SHARED_ASSEMBLIES_ENV, None)
     traces: list[EventTrace | None] = [None] * len(events)
     stacks: dict[str, str] = {}
-    for worker_traces, worker_stacks, _ in results:
+    for worker_traces, worker_stacks, _, _ in results:
         for index, trace in worker_traces:
             traces[index] = EventTrace(**trace)
         stacks.update(worker_stacks)
@@ -215,6 +226,7 @@ def replay_in_workers(
         deploy_seconds=max(r[2] for r in results),
         workers=workers,
         per_worker=[len(r[0]) for r in results],
+        cpus=[r[3] for r in results] if cpus else None,
     )
 
 
