@@ -4,11 +4,12 @@ caller's CPUs back afterwards."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 import pytest
 
-from payops.localaws.core.cpu_affinity import pinned, worker_cpus
+from payops.localaws.core.cpu_affinity import SWITCH_INTERVAL_S, pinned, worker_cpus
 
 linux_affinity = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
@@ -33,7 +34,7 @@ def test_workers_get_a_cpu_each_only_when_there_are_enough() -> None:
 
 @linux_affinity
 def test_every_thread_is_pinned_and_put_back() -> None:
-    before = os.sched_getaffinity(0)
+    before, interval = os.sched_getaffinity(0), sys.getswitchinterval()
     cpu = sorted(before)[-1]
     started, release = threading.Event(), threading.Event()
     seen: dict[str, set[int]] = {}
@@ -53,12 +54,15 @@ def test_every_thread_is_pinned_and_put_back() -> None:
         newer.start()
         newer.join(30)
         seen["caller"] = os.sched_getaffinity(0)
+        turns = sys.getswitchinterval()
         waiting = threading.Event()
         kept = threading.Thread(target=waiting.wait, args=(30,))  # lives on after the block
         kept.start()
     try:
         assert seen == {"older": {cpu}, "newer": {cpu}, "caller": {cpu}}
         assert all(cpus == before for cpus in _affinities().values())  # the kept thread too
+        assert turns == pytest.approx(SWITCH_INTERVAL_S) and sys.getswitchinterval() == interval
+        assert interval < SWITCH_INTERVAL_S
     finally:
         waiting.set()
         kept.join(30)
