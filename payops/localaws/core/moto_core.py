@@ -13,9 +13,17 @@ service's BackendDict with a Python `__eq__` (the reset list) on every access, s
 request. An account already there, of a BackendDict already in moto's reset list, is now answered
 directly; anything else goes through moto's own code, and moto's reset empties both.
 
+Each in-process request became a werkzeug Request through werkzeug's test EnvironBuilder,
+which parses the URL, the headers and the query again for every call. Two calls with the same
+method, URL and headers (but for Content-Length) get the same environ but for the body: its
+stream and length. So the environ moto builds for a (method, URL, headers) is kept, and the next
+such call gets a copy with its own body stream and length, and the `sys.stderr` of the moment.
+Only non-empty bytes or text bodies take this path (an empty body's environ depends on headers).
+
 Speed-ups (same behaviour, less work):
 - core.action_names
 - core.backend_lookups
+- core.request_environs
 """
 
 from __future__ import annotations
@@ -35,7 +43,13 @@ SPEEDUPS: dict[str, str] = {
         "BackendDict with a Python __eq__; a known account of a registered one is answered "
         "directly."
     ),
+    "core.request_environs": (
+        "Every in-process request built its WSGI environ through werkzeug's EnvironBuilder; one "
+        "built for the same method, URL and headers is copied, with the call's own body."
+    ),
 }
+
+_ENVIRONS_KEPT = 1024  # distinct (method, URL, headers): a few per operation a client calls
 
 
 def _shape(clazz: type) -> tuple[int, ...]:
@@ -89,8 +103,50 @@ def backend_lookups_patches() -> list[Patch]:
     ]
 
 
+def request_environs_patches() -> list[Patch]:
+    import sys
+    from io import BytesIO
+
+    from moto.core import request as moto_request
+
+    original = moto_request.Request.from_primitives.__func__  # type: ignore[attr-defined]
+    preserved = moto_request.PRESERVED_HEADER_NAMES_ENVIRON_KEY
+    chunked = moto_request.AwsChunkedWrapper
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def from_primitives(cls: Any, method: str, url: str, headers: Any, body: Any = None) -> Any:
+        if not body or not isinstance(body, (bytes, str)) or isinstance(body, chunked):
+            return original(cls, method, url, headers, body)
+        key = (
+            cls,
+            method,
+            url,
+            tuple((k, v) for k, v in headers.items() if k.lower() != "content-length"),
+        )
+        environ = kept.get(key)
+        if environ is None:
+            request = original(cls, method, url, headers, body)
+            template = dict(request.environ)
+            del template["wsgi.input"], template["werkzeug.request"]  # this call's own
+            if len(kept) >= _ENVIRONS_KEPT:
+                kept.clear()
+            kept[key] = template
+            return request
+        data = body.encode() if isinstance(body, str) else body
+        environ = dict(environ)
+        environ["wsgi.input"] = BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))  # what EnvironBuilder measures
+        environ["wsgi.errors"] = sys.stderr  # EnvironBuilder's default, read per call
+        environ[preserved] = dict(environ[preserved])
+        return cls(environ)
+
+    return [Patch(moto_request.Request, "from_primitives", classmethod(from_primitives))]
+
+
 SERVICE = Service(
     name="moto_core",
     speedups=SPEEDUPS,
-    speedup_patches=Patches("moto_core", action_names_patches, backend_lookups_patches),
+    speedup_patches=Patches(
+        "moto_core", action_names_patches, backend_lookups_patches, request_environs_patches
+    ),
 )

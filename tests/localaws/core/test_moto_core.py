@@ -99,3 +99,93 @@ def test_backend_lookups_are_moto_s_without_scanning_and_a_reset_still_empties(
     BackendDict.reset()
     dict.__setitem__(sqs_backends, ACCOUNT, fresh)
     assert sqs_backends[ACCOUNT] is fresh and sqs_backends in BackendDict._instances
+
+
+def _prepared(method: str, url: str, headers: dict[str, Any], body: Any) -> Any:
+    from botocore.awsrequest import AWSRequest
+
+    return AWSRequest(method=method, url=url, headers=headers, data=body).prepare()
+
+
+# Requests shaped as the in-process clients send them: JSON (bytes), query (text), REST-JSON
+# with an encoded path and a query string, header values given as bytes, an S3 user-metadata
+# header whose underscore moto preserves.
+_REQUESTS = [
+    (
+        "POST",
+        "https://dynamodb.us-east-1.amazonaws.com/",
+        {"X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0"},
+        [b'{"TableName": "t", "Item": {"pk": {"S": "a"}}}', b'{"TableName": "t2"}'],
+    ),
+    (
+        "POST",
+        "https://sqs.us-east-1.amazonaws.com/",
+        {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        ["Action=ListQueues&Version=2012-11-05", "Action=ListQueues&QueueNamePrefix=%C3%A9"],
+    ),
+    (
+        "POST",
+        "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/f%3A1/invocations?Qualifier=x",
+        {"X-Amz-Invocation-Type": b"RequestResponse", "x-amz-meta-my_key": "v"},
+        [b'{"a": 1}', '{"é": "ü"}'],
+    ),
+]
+
+
+def _environ(request: Any) -> dict[str, Any]:
+    environ = dict(request.environ)
+    assert environ.pop("werkzeug.request") is request
+    environ["wsgi.input"] = request.get_data()
+    return environ
+
+
+@pytest.mark.parametrize(("method", "url", "headers", "bodies"), _REQUESTS)
+def test_a_request_s_environ_is_moto_s_with_its_own_body(
+    core: None, method: str, url: str, headers: dict[str, Any], bodies: list[Any]
+) -> None:
+    import io
+    import sys
+
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, normalize_request
+
+    made = []
+    for body in bodies * 2:  # the second of each (method, URL, headers) is copied
+        stderr = sys.stderr
+        sys.stderr = io.StringIO()  # EnvironBuilder reads it per request
+        try:
+            fast = normalize_request(_prepared(method, url, headers, body))
+            with SPEEDUPS.lifted("Request.from_primitives"):
+                plain = normalize_request(_prepared(method, url, headers, body))
+        finally:
+            sys.stderr = stderr
+        assert _environ(fast) == _environ(plain)
+        assert fast.get_data(as_text=True) == plain.get_data(as_text=True)
+        assert list(fast.headers.items()) == list(plain.headers.items())
+        assert (fast.url, fast.raw_url, fast.args, fast.content_length) == (
+            plain.url,
+            plain.raw_url,
+            plain.args,
+            plain.content_length,
+        )
+        made.append(fast)
+    preserved = {id(r.environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY]) for r in made}
+    assert len({id(r.environ) for r in made}) == len(preserved) == len(made)  # none shared
+
+
+def test_requests_differing_only_in_url_or_headers_are_not_given_each_other_s_environ(
+    core: None,
+) -> None:
+    from moto.core.request import normalize_request
+
+    base, other = "https://sqs.us-east-1.amazonaws.com/", "https://sqs.us-east-1.amazonaws.com/q"
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    target = {**form, "X-Amz-Target": "AmazonSQS.X"}
+    shapes = [("POST", base, form), ("POST", other, form), ("POST", base, target)]
+    shapes.append(("PUT", base, form))
+    for round_ in range(2):  # the second round is served from what the first kept
+        for method, url, headers in shapes:
+            body = f"Action=ListQueues&Round={round_}"
+            fast = normalize_request(_prepared(method, url, headers, body))
+            with SPEEDUPS.lifted("Request.from_primitives"):
+                plain = normalize_request(_prepared(method, url, headers, body))
+            assert _environ(fast) == _environ(plain), (method, url, headers)

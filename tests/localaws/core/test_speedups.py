@@ -63,6 +63,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "dynamodb.update_checks",
         "core.action_names",
         "core.backend_lookups",
+        "core.request_environs",
     }
     speedups.install()
     patched = SQSBackend.send_message
