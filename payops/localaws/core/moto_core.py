@@ -127,7 +127,8 @@ def request_environs_patches() -> list[Patch]:
         if environ is None:
             request = original(cls, method, url, headers, body)
             template = dict(request.environ)
-            del template["wsgi.input"], template["werkzeug.request"]  # this call's own
+            template.pop("wsgi.input", None)  # this call's own body stream and request object
+            template.pop("werkzeug.request", None)
             if len(kept) >= _ENVIRONS_KEPT:
                 kept.clear()
             kept[key] = template
