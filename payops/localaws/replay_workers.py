@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.envelope import LoadedEvent
-from payops.localaws.core.cpu_affinity import pin_process, pinned, worker_cpus
+from payops.localaws.core.cpu_affinity import current_cpus, pin_process, pinned, worker_cpus
 from payops.localaws.runtime import EventTrace
 from payops.localaws.syntheses import SHARED_ASSEMBLIES_ENV, synthesize
 
@@ -117,8 +117,7 @@ def _replay_groups(
             ready.wait(timeout=_START_TIMEOUT_S)
         while (group := take()) is not None:
             traces += [(index, asdict(local.send(event))) for index, event in group]
-        ran_on = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        return traces, local.customer_stacks(), local.deploy_seconds, ran_on
+        return traces, local.customer_stacks(), local.deploy_seconds, current_cpus()
 
 
 def _worker(

@@ -4,7 +4,6 @@ local AWSs gives, event by event, what one local AWS gives."""
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from payops.envelope import LoadedEvent, load_events, wrap
+from payops.localaws.core.cpu_affinity import current_cpus
 from payops.localaws.replay_workers import groups, replay_in_workers
 from payops.localaws.runtime import EventTrace, LocalAws
 from payops.settings import Settings
@@ -104,14 +104,13 @@ def test_a_generated_month_replays_event_by_event_as_in_one_local_aws() -> None:
     with LocalAws(CONTEXT, stripe_data=STRIPE_DATA) as local:
         alone = [local.send(event) for event in events]
         alone_stacks = local.customer_stacks()
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cpus = current_cpus()
     spread = replay_in_workers(CONTEXT, events, 2, stripe_data=STRIPE_DATA, start_together=True)
 
     assert spread.workers == 2 and sum(spread.per_worker) == len(events)
     # Each worker replayed on a CPU of its own (core/cpu_affinity.py) where there are two.
     assert spread.cpus == ([[cpus[0]], [cpus[1]]] if len(cpus) >= 2 else None)
-    if cpus:  # this process is back on all its CPUs
-        assert os.sched_getaffinity(0) == set(cpus)
+    assert current_cpus() == cpus  # this process is back on all its CPUs
     assert min(spread.per_worker) > len(events) // 4  # both did a real share
     assert [_outcome(t) for t in spread.traces] == [_outcome(t) for t in alone]
     assert spread.stacks == alone_stacks and alone_stacks  # a subscription's stack in it

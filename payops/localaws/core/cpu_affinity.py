@@ -28,13 +28,16 @@ from contextlib import contextmanager
 SWITCH_INTERVAL_S = 0.05  # a pinned worker's GIL turn (CPython's default: 0.005)
 
 
+def current_cpus() -> list[int]:
+    """The CPUs this thread may run on, in order; [] where the OS has no affinity."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
 def worker_cpus(workers: int) -> list[int] | None:
     """A CPU for each of `workers` processes, or None: no affinity on this OS, or too few CPUs
     for one each (sharing pinned CPUs would be worse than the scheduler's placement)."""
-    if not hasattr(os, "sched_getaffinity") or workers < 2:
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    return cpus[:workers] if len(cpus) >= workers else None
+    cpus = current_cpus()
+    return cpus[:workers] if workers >= 2 and len(cpus) >= workers else None
 
 
 def _threads() -> list[int]:

@@ -19,7 +19,7 @@ from executions import ended
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from payops.localaws.core.account import REGION
+from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.patch import restored
 from payops.localaws.core.registry import SPEEDUPS as speedups
 from payops.localaws.services import stepfunctions as sfb
@@ -199,11 +199,25 @@ def test_task_states_reuse_boto3_clients(
     assert task_clients <= 1 if enabled else task_clients == 4
 
 
+def _count_queue_depth_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the queues whose messages moto counts, one per count, from now on."""
+    from moto.sqs.models import Queue
+
+    counted: list[str] = []
+    original = Queue.approximate_number_of_messages
+
+    def counting(self: Any) -> int:
+        counted.append(self.name)
+        return original.fget(self)
+
+    monkeypatch.setattr(Queue, "approximate_number_of_messages", property(counting))
+    return counted
+
+
 @pytest.mark.parametrize("enabled", [False, True])
 def test_send_message_no_longer_counts_the_queue(
     aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
 ) -> None:
-    from moto.sqs.models import Queue
 
     (speedups.install if enabled else speedups.uninstall)()
     sqs = boto3.client("sqs", region_name=REGION)
@@ -212,14 +226,7 @@ def test_send_message_no_longer_counts_the_queue(
         QueueName=f"f-{uuid.uuid4().hex[:8]}.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
     )["QueueUrl"]
-    counted = []
-    original = Queue.approximate_number_of_messages
-
-    def counting(self: Any) -> int:
-        counted.append(self.name)
-        return original.fget(self)
-
-    monkeypatch.setattr(Queue, "approximate_number_of_messages", property(counting))
+    counted = _count_queue_depth_reads(monkeypatch)
     for index in range(50):
         sqs.send_message(QueueUrl=queue, MessageBody=f"m{index}")
     for _ in range(2):  # the same body twice: content-based deduplication keeps one
@@ -239,7 +246,6 @@ def test_send_message_no_longer_counts_the_queue(
 def test_receive_message_no_longer_counts_the_queue_per_message(
     aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
 ) -> None:
-    from moto.sqs.models import Queue
 
     (speedups.install if enabled else speedups.uninstall)()
     sqs = boto3.client("sqs", region_name=REGION)
@@ -253,14 +259,7 @@ def test_receive_message_no_longer_counts_the_queue_per_message(
     sqs.send_message(QueueUrl=expiring, MessageBody="new")
     backend_queue = next(q for q in _sqs_backend().queues.values() if q.name in expiring)
     backend_queue._messages[0].sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s
-    counted = []
-    original = Queue.approximate_number_of_messages
-
-    def counting(self: Any) -> int:
-        counted.append(self.name)
-        return original.fget(self)
-
-    monkeypatch.setattr(Queue, "approximate_number_of_messages", property(counting))
+    counted = _count_queue_depth_reads(monkeypatch)
     received = [
         m["Body"]
         for _ in range(4)
@@ -279,7 +278,7 @@ def test_receive_message_no_longer_counts_the_queue_per_message(
 def _sqs_backend() -> Any:
     from moto.sqs.models import sqs_backends
 
-    return sqs_backends["123456789012"][REGION]
+    return sqs_backends[ACCOUNT][REGION]
 
 
 def test_a_reused_program_starts_each_execution_afresh(aws: None) -> None:
