@@ -56,6 +56,7 @@ class Resolver:
         }
         self._conditions: dict[str, bool] = {}
         self._attributes: dict[tuple[str, str], Any] = {}
+        self._getters = registry.attributes()  # every service's, read once per check run
 
     def condition(self, name: str) -> bool:
         if name not in self._conditions:
@@ -89,7 +90,7 @@ class Resolver:
         key = (logical_id, name)
         if key not in self._attributes:
             resource_type = self.resources.get(logical_id, {}).get("Type", "?")
-            getter = registry.attributes().get((resource_type, name))
+            getter = self._getters.get((resource_type, name))
             if getter is None:
                 raise Unresolvable(f"GetAtt {logical_id}.{name}: not known to assert_deployed")
             physical_id = self.ref(logical_id)

@@ -178,7 +178,7 @@ def deploy(
             register_code_dir(physical_ids[logical_id], str(directory))
     mark = lap("register_code", mark)
 
-    assert_deployed(artifact.template, stack_name, clients=clients)
+    assert_deployed(artifact.template, stack_name, clients=clients, physical_ids=physical_ids)
     lap("assert_deployed", mark)
     timings["total"] = round(time.perf_counter() - started, 3)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}

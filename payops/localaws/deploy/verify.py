@@ -6,7 +6,7 @@ check is a problem too. `iter_problems` yields one line per difference; `assert_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from payops.localaws.core import registry
@@ -45,9 +45,14 @@ def physical_ids_of(clients: Clients, stack_name: str) -> dict[str, str]:
 _NO_PHYSICAL_ID = {"AWS::Lambda::Permission", "AWS::CDK::Metadata"}
 
 
-def _check_resource(resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> list[str]:
+def _check_resource(
+    resolver: Resolver,
+    logical_id: str,
+    resource: dict[str, Any],
+    checks: dict[str, Callable[[Check], None]],
+) -> list[str]:
     check = Check(resolver, logical_id, resource)
-    checker = registry.checks().get(check.type)
+    checker = checks.get(check.type)
     if checker is None:
         return [
             "no deployment check for this type: "
@@ -79,11 +84,12 @@ def iter_problems(
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         yield f"{stack_name} AWS::CloudFormation::Stack: status {stack['StackStatus']}"
     resolver = Resolver(template, physical_ids, clients, account_of(clients), stack)
+    checks = registry.checks()
     for logical_id, resource in (template.get("Resources") or {}).items():
         condition = resource.get("Condition")
         if condition is not None and not resolver.condition(condition):
             continue  # not created, on AWS either
-        for problem in _check_resource(resolver, logical_id, resource):
+        for problem in _check_resource(resolver, logical_id, resource, checks):
             yield f"{logical_id} {resource.get('Type')}: {problem}"
 
 
@@ -94,10 +100,13 @@ def assert_deployed(
     endpoint_url: str | None = None,
     region: str = REGION,
     clients: Clients | None = None,
+    physical_ids: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Check every template resource in moto; returns the physical ids, or raises DeployError."""
+    """Check every template resource in moto; returns the physical ids, or raises DeployError.
+    `physical_ids`: the stack's, when the caller has just listed them (`physical_ids_of`)."""
     clients = clients or Clients(endpoint_url, region)
-    physical_ids = physical_ids_of(clients, stack_name)
+    if physical_ids is None:
+        physical_ids = physical_ids_of(clients, stack_name)
     problems = list(iter_problems(template, stack_name, clients, physical_ids))
     if problems:
         raise DeployError(problems, f"{stack_name} differs from its template")
