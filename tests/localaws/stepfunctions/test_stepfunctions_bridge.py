@@ -1043,6 +1043,49 @@ def test_definite_jsonpath_yields_the_value(aws: None) -> None:
     assert run(choice, LINES).status == "SUCCEEDED"
 
 
+def _outcome(extract: Any, path: str, data: Any) -> tuple[Any, ...]:
+    from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
+
+    try:
+        return ("value", extract(path, data))
+    except NoSuchJsonPathError as missing:
+        return ("missing", missing.json_path, missing.data is data)
+
+
+def test_plain_field_paths_are_walked_as_jsonpath_ng_finds_them(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path of plain field names is walked with `get`, not through jsonpath_ng: the same value
+    or the same NoSuchJsonPathError, on objects, lists, strings, None and missing keys."""
+    from jsonpath_ng.jsonpath import Root
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    extract = json_path.extract_json
+    finds = {"n": 0}
+    root_find = Root.find
+
+    def counting(self: Any, data: Any) -> Any:
+        finds["n"] += 1
+        return root_find(self, data)
+
+    monkeypatch.setattr(Root, "find", counting)
+    shop = {"a": {"b": None, "c": [1, {"d": 2}], "s": "text", "detail-type": "x", "0": "zero"}}
+    plain = ["$", "$.a", "$.a.b", "$.a.c", "$['a']['detail-type']", "$.a.s", "$.a.s.length",
+             "$.a.b.x", "$.missing", "$.a.missing", "$.a.c.d", "$.a.0"]  # fmt: skip
+    others = ["$.a.c[1].d", "$.a.c[0]", "$.a.c[*]", "$.a.*", "$.a['*']", "$['a','n']", "$..d",
+              "$.a.c[-1:]"]  # fmt: skip
+    for values in ({"n": 0, **shop}, [shop], "text", None, 0):
+        for path in plain:
+            finds["n"] = 0
+            assert _outcome(extract, path, values) == _outcome(extract.find, path, values), path
+            assert finds["n"] == 1, path  # jsonpath_ng's only: the walk used none
+        for path in others:
+            finds["n"] = 0
+            assert _outcome(extract, path, values) == _outcome(extract.find, path, values), path
+            assert finds["n"] == 2, path
+    assert extract("$.a.c", shop) is shop["a"]["c"]  # the value itself, as jsonpath_ng gives it
+
+
 # ------------------------------------------------------------------------------ ThreadedMotoServer
 
 

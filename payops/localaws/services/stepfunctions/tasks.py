@@ -334,8 +334,27 @@ def _is_definite(expression: Any) -> bool:
     return False
 
 
+def _field_names(expression: Any) -> tuple[str, ...] | None:
+    """The names of a path that is `$` then single plain fields (`$.detail.data.object`,
+    `$['detail-type']`), or None for any other path."""
+    from jsonpath_ng.jsonpath import Child, Fields, Root
+
+    names: list[str] = []
+    while type(expression) is Child:
+        field = expression.right
+        if type(field) is not Fields or len(field.fields) != 1 or field.fields[0] == "*":
+            return None
+        names.append(field.fields[0])
+        expression = expression.left
+    return tuple(reversed(names)) if type(expression) is Root else None
+
+
+_MISSING = object()
+
+
 def jsonpath_patches() -> list[Patch]:
     found: list[Patch] = []
+    from jsonpath_ng import jsonpath
     from jsonpath_ng.ext import parse as parse_uncached
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.intrinsic.argument import argument
@@ -351,14 +370,39 @@ def jsonpath_patches() -> list[Patch]:
     # jsonpath_ng builds a new yacc parser for every parse (~5 ms); parsed paths are immutable.
     parse = functools.lru_cache(maxsize=4096)(parse_uncached)
 
-    def extract_json(path: str, data: Any) -> Any:
+    @functools.lru_cache(maxsize=4096)
+    def plan(path: str) -> tuple[Any, bool, tuple[str, ...] | None]:
         expression = parse(path)
+        return expression, _is_definite(expression), _field_names(expression)
+
+    def find(path: str, data: Any) -> Any:
+        expression, definite, _ = plan(path)
         matches = expression.find(data)
-        if _is_definite(expression):
+        if definite:
             if not matches:
                 raise json_path.NoSuchJsonPathError(json_path=path, data=data)
             return matches[0].value
         return [match.value for match in matches]
+
+    def extract_json(path: str, data: Any) -> Any:
+        # Most paths are `$` and plain fields: walked as jsonpath_ng's Fields finds each step
+        # (`value.get(name)`; no such key, or a value without `get`: nothing found), without
+        # its DatumInContext per step. Every other path, and a name jsonpath_ng gives its
+        # auto-id meaning, goes through jsonpath_ng (`find`).
+        names = plan(path)[2]
+        if names is None or jsonpath.auto_id_field in names:
+            return find(path, data)
+        value = data
+        for name in names:
+            try:
+                value = value.get(name, _MISSING)
+            except (TypeError, AttributeError):
+                value = _MISSING
+            if value is _MISSING:
+                raise json_path.NoSuchJsonPathError(json_path=path, data=data)
+        return value
+
+    extract_json.find = find  # type: ignore[attr-defined]  # the general way, for tests
 
     for module in (
         json_path,
