@@ -1063,12 +1063,9 @@ def test_plain_field_paths_are_walked_as_jsonpath_ng_finds_them(
     extract = json_path.extract_json
     finds = {"n": 0}
     root_find = Root.find
-
-    def counting(self: Any, data: Any) -> Any:
-        finds["n"] += 1
-        return root_find(self, data)
-
-    monkeypatch.setattr(Root, "find", counting)
+    monkeypatch.setattr(
+        Root, "find", lambda self, data: finds.update(n=finds["n"] + 1) or root_find(self, data)
+    )
     shop = {"a": {"b": None, "c": [1, {"d": 2}], "s": "text", "detail-type": "x", "0": "zero"}}
     plain = ["$", "$.a", "$.a.b", "$.a.c", "$['a']['detail-type']", "$.a.s", "$.a.s.length",
              "$.a.b.x", "$.missing", "$.a.missing", "$.a.c.d", "$.a.0"]  # fmt: skip
