@@ -56,6 +56,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.size_quota",
         "sfn.program_states",
         "sfn.output_paths",
+        "sfn.input_paths",
         "dynamodb.update_expressions",
         "dynamodb.condition_lexing",
         "dynamodb.update_copies",

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from executions import ended
 from moto import mock_aws
+from moto.stepfunctions.parser.asl.eval.states import States
 
 from payops.localaws.core.account import REGION
 from payops.localaws.core.patch import restored
@@ -245,6 +246,31 @@ def test_history_entries_are_the_same_without_copying_the_state_data(
     assert plain_copies - fast_copies >= len(entries)
 
 
+# Two executions' inputs for the OutputPath and InputPath machines.
+PATH_INPUTS = [{"v": run, "list": [{"n": run}, {"n": 2}]} for run in range(2)]
+
+
+def _with_and_without(
+    speedup: str,
+    inputs: list[dict[str, Any]],
+    definition: dict[str, Any],
+    counted: tuple[Any, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]], int]:
+    """The runs of `definition` and the calls of `counted` (owner, method name) with the
+    speed-ups, then with `speedup` lifted (moto's own code), after a warm-up run."""
+    SPEEDUPS.install()
+    _run(inputs[:1], definition)
+    owner, name = counted
+    method, calls = getattr(owner, name), {"n": 0}
+    monkeypatch.setattr(owner, name, lambda *args: calls.update(n=calls["n"] + 1) or method(*args))
+    fast, fast_calls = _run(inputs, definition), calls["n"]
+    calls["n"] = 0
+    with SPEEDUPS.lifted(speedup):
+        plain, plain_calls = _run(inputs, definition), calls["n"]
+    return fast, fast_calls, plain, plain_calls
+
+
 OUTPUT_PATHS = {
     "StartAt": "Select",
     "States": {
@@ -272,23 +298,10 @@ def test_an_output_path_keeps_its_own_copy_as_the_next_states_data(
 ) -> None:
     """sfn.output_paths: the same outputs, histories and failure as moto's, without
     States.reset copying the path's fresh copy again."""
-    from moto.stepfunctions.parser.asl.eval.states import States
-
-    inputs = [{"v": run, "list": [{"n": run}, {"n": 2}]} for run in range(2)]
-    SPEEDUPS.install()
-    _run(inputs[:1], OUTPUT_PATHS)
-    resets = {"n": 0}
-    reset = States.reset
-
-    def counting(self: Any, input_value: Any) -> None:
-        resets["n"] += 1
-        reset(self, input_value)
-
-    monkeypatch.setattr(States, "reset", counting)
-    fast, fast_resets = _run(inputs, OUTPUT_PATHS), resets["n"]
-    resets["n"] = 0
-    with SPEEDUPS.lifted("OutputPath._eval_body"):
-        plain, plain_resets = _run(inputs, OUTPUT_PATHS), resets["n"]
+    inputs = PATH_INPUTS
+    fast, fast_resets, plain, plain_resets = _with_and_without(
+        "OutputPath._eval_body", inputs, OUTPUT_PATHS, (States, "reset"), monkeypatch
+    )
     assert fast == plain
     run = plain[0]
     assert run["status"] == "FAILED" and "$.nowhere" in run["error"][1]
@@ -300,3 +313,79 @@ def test_an_output_path_keeps_its_own_copy_as_the_next_states_data(
     # Three states per run hand their output over through a JSONPath (the context path and the
     # failing one go through moto's code).
     assert plain_resets - fast_resets == 3 * len(inputs)
+
+
+INPUT_PATHS = {
+    "StartAt": "Whole",
+    "States": {
+        "Whole": {  # InputPath "$"
+            "Type": "Pass",
+            "Parameters": {"v.$": "$.v", "list.$": "$.list"},
+            "ResultPath": "$.copied",
+            "Next": "Select",
+        },
+        "Select": {
+            "Type": "Pass",
+            "InputPath": "$.list[0]",
+            "ResultPath": "$.first",
+            "Next": "Put",
+        },
+        "Put": {  # a Task: its thread copied the whole stack
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:putItem",
+            "InputPath": "$.first",
+            "Parameters": {
+                "TableName": "speedups",
+                "Item": {"pk": {"S.$": "States.Format('in-{}', $.n)"}},
+            },
+            "ResultPath": "$.put",
+            "Next": "Context",
+        },
+        "Context": {
+            "Type": "Pass",
+            "InputPath": "$$.Execution.Input",
+            "ResultPath": "$.context",
+            "Next": "Each",
+        },
+        "Each": {  # InputPath "$" for the Map and for each item's state
+            "Type": "Map",
+            "ItemsPath": "$.list",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Item",
+                "States": {"Item": {"Type": "Pass", "InputPath": "$.n", "End": True}},
+            },
+            "ResultPath": "$.ns",
+            "Next": "Missing",
+        },
+        "Missing": {"Type": "Pass", "InputPath": "$.nowhere", "End": True},
+    },
+}
+
+
+def test_an_input_path_selects_from_the_input_without_copying_all_of_it(
+    table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sfn.input_paths: the same outputs, histories and failure as moto's, without a deep copy
+    of each state's whole input left unread beneath its selection."""
+    fast, fast_reads, plain, plain_reads = _with_and_without(
+        "InputPath._eval_body", PATH_INPUTS, INPUT_PATHS, (States, "get_input"), monkeypatch
+    )
+    inputs = PATH_INPUTS
+    assert fast == plain
+    run = plain[1]
+    assert run["status"] == "FAILED" and "$.nowhere" in run["error"][1]
+    exited = {
+        e["name"]: json.loads(e["output"])
+        for e in (json.loads(h)[2] for h in run["history"] if "StateExited" in h)
+        if e is not None
+    }
+    assert exited["Each"]["copied"] == {"v": 1, "list": inputs[1]["list"]}
+    assert exited["Each"]["first"] == {"n": 1} and exited["Each"]["ns"] == [1, 2]
+    assert exited["Each"]["context"] == inputs[1]
+    assert exited["Item"] == 2
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName="speedups")["Items"]
+    assert {"in-0", "in-1"} <= {item["pk"]["S"] for item in items}
+    # Per run, six states select through a JSONPath (Whole, Select, Put, Each, Item twice); the
+    # context path and the failing one go through moto's code.
+    assert plain_reads - fast_reads == 6 * len(inputs)

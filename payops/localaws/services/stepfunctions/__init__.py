@@ -30,6 +30,7 @@ Speed-ups (same behaviour, less work):
 - sfn.program_states
 - sfn.sync_waits
 - sfn.output_paths
+- sfn.input_paths
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ SPEEDUP_PATCHES = Patches(
     speedups.program_states_patches,
     sync_waits.sync_waits_patches,
     state_copies.output_paths_patches,
+    state_copies.input_paths_patches,
 )
 
 SERVICE = Service(

@@ -1,4 +1,5 @@
-"""Step Functions speed-up `sfn.output_paths`: a state's OutputPath hands its result over once.
+"""Step Functions speed-ups `sfn.output_paths` and `sfn.input_paths`: a state's OutputPath and
+InputPath hand their data over with one copy each.
 
 For an OutputPath of a JSONPath (`$` unless a state names another), moto's interpreter copies
 the state's output twice: the path's sampler (`StringJsonPath`) pushes a deep copy of what the
@@ -7,6 +8,16 @@ before keeping it as the next state's data. The sampler's copy is fresh, and pop
 nothing else holding it, so it is kept as it is: the same value, one whole-data copy fewer per
 state (every state has an OutputPath). Other samplers (none: `{}`, a context path, JSONata),
 and a path that selects nothing (moto's own failure event), go through moto's code unchanged.
+
+For an InputPath of a JSONPath (`$` unless a state names another), moto pushes a deep copy of the
+state's whole input (`States.get_input()`), then the path's sampler pushes a deep copy of what it
+selects from that copy: the state reads the selection, and the whole copy stays beneath it until
+the program clears the stack after the state. Nothing reads it: a whole suite run with it
+replaced by an object that raises on any use passed. Now the sampler selects from the input
+itself (it only reads it, and copies what it selects), and what stays beneath the selection is
+None, not the input, so that nothing could ever change the input through the stack. A Task
+state's thread also deep-copied the whole stack, that copy included. A path that selects
+nothing goes through moto's code (its failure wording).
 """
 
 from __future__ import annotations
@@ -20,6 +31,11 @@ SPEEDUPS: dict[str, str] = {
         "Each state's OutputPath deep-copied the state's output twice (the path's own copy, "
         "then States.reset's copy of that fresh copy); the path's copy is kept as the next "
         "state's data."
+    ),
+    "sfn.input_paths": (
+        "Each state's InputPath deep-copied the state's whole input, then selected from that copy "
+        "and copied the selection; the copy was left unread on the stack (and copied again for "
+        "each Task's thread); the selection is copied from the input itself."
     ),
 }
 
@@ -52,3 +68,32 @@ def output_paths_patches() -> list[Patch]:
         data["errorOutput"] = None
 
     return [Patch(OutputPath, "_eval_body", _eval_body)]
+
+
+def input_paths_patches() -> list[Patch]:
+    from moto.stepfunctions.parser.asl.component.common.path.input_path import InputPath
+    from moto.stepfunctions.parser.asl.component.common.string.string_expression import (
+        StringJsonPath,
+    )
+    from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
+
+    original = InputPath._eval_body
+
+    def _eval_body(self: Any, env: Any) -> None:
+        sampler = self.string_sampler
+        if type(sampler) is not StringJsonPath:  # none ({}), a context path, JSONata: moto's
+            original(self, env)
+            return
+        stack = env.stack
+        # moto pushes env.states.get_input(), a deep copy; the sampler only reads what is on top
+        # and pushes a deep copy of what it selects, so it may read the input itself.
+        stack.append(env.states._states_data["input"])
+        try:
+            sampler.eval(env=env)
+        except NoSuchJsonPathError:
+            stack.pop()
+            original(self, env)  # the sampler pushed nothing: moto words the failure
+            return
+        stack[-2] = None  # moto's unread copy of the whole input; never the input itself
+
+    return [Patch(InputPath, "_eval_body", _eval_body)]
