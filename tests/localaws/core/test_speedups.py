@@ -57,6 +57,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "sfn.program_states",
         "sfn.output_paths",
         "sfn.input_paths",
+        "sfn.execution_outputs",
         "dynamodb.update_expressions",
         "dynamodb.condition_lexing",
         "dynamodb.update_copies",

@@ -389,3 +389,27 @@ def test_an_input_path_selects_from_the_input_without_copying_all_of_it(
     # Per run, six states select through a JSONPath (Whole, Select, Put, Each, Item twice); the
     # context path and the failing one go through moto's code.
     assert plain_reads - fast_reads == 6 * len(inputs)
+
+
+def test_a_succeeded_execution_keeps_its_last_data_as_its_output(
+    table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sfn.execution_outputs: the same outputs and histories as moto's, without a deep copy of
+    the last state's data per succeeded execution; a failed one goes through moto's code."""
+    speedup = "BaseExecutionWorkerCommunication._reflect_execution_status"
+    inputs = [
+        {"items": [{"id": f"out-{run}-{i}", "n": i} for i in range(2)], "event": {"deep": [run]}}
+        for run in range(2)
+    ]
+    fast, fast_reads, plain, plain_reads = _with_and_without(
+        speedup, inputs, DEFINITION, (States, "get_input"), monkeypatch
+    )
+    assert [r["status"] for r in fast] == ["SUCCEEDED"] * 2 and fast == plain
+    assert fast[1]["output"]["event"] == {"deep": [1]} and len(fast[1]["output"]["results"]) == 2
+    assert plain_reads - fast_reads == len(inputs)
+    monkeypatch.undo()
+    fast, fast_reads, plain, plain_reads = _with_and_without(
+        speedup, PATH_INPUTS, OUTPUT_PATHS, (States, "get_input"), monkeypatch
+    )
+    assert [r["status"] for r in fast] == ["FAILED"] * 2 and fast == plain
+    assert fast_reads == plain_reads

@@ -31,6 +31,7 @@ Speed-ups (same behaviour, less work):
 - sfn.sync_waits
 - sfn.output_paths
 - sfn.input_paths
+- sfn.execution_outputs
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ SPEEDUP_PATCHES = Patches(
     sync_waits.sync_waits_patches,
     state_copies.output_paths_patches,
     state_copies.input_paths_patches,
+    state_copies.execution_outputs_patches,
 )
 
 SERVICE = Service(

@@ -1,5 +1,6 @@
-"""Step Functions speed-ups `sfn.output_paths` and `sfn.input_paths`: a state's OutputPath and
-InputPath hand their data over with one copy each.
+"""Step Functions speed-ups `sfn.output_paths`, `sfn.input_paths` and `sfn.execution_outputs`:
+a state's OutputPath and InputPath hand their data over with one copy each, and an execution
+that succeeded keeps its last state's data as its output without another.
 
 For an OutputPath of a JSONPath (`$` unless a state names another), moto's interpreter copies
 the state's output twice: the path's sampler (`StringJsonPath`) pushes a deep copy of what the
@@ -18,10 +19,16 @@ itself (it only reads it, and copies what it selects), and what stays beneath th
 None, not the input, so that nothing could ever change the input through the stack. A Task
 state's thread also deep-copied the whole stack, that copy included. A path that selects
 nothing goes through moto's code (its failure wording).
+
+When an execution succeeds, moto keeps `States.get_input()`, a deep copy of the last state's
+data, as the execution's output. The program is over, so nothing changes that data again, and
+every reader of an execution's output serializes it (DescribeExecution, StartSyncExecution, the
+status-change event, the pipes); the data itself is kept. Every other ending goes through moto.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from payops.localaws.core.patch import Patch
@@ -36,6 +43,10 @@ SPEEDUPS: dict[str, str] = {
         "Each state's InputPath deep-copied the state's whole input, then selected from that copy "
         "and copied the selection; the copy was left unread on the stack (and copied again for "
         "each Task's thread); the selection is copied from the input itself."
+    ),
+    "sfn.execution_outputs": (
+        "A succeeded execution's output was a deep copy of its last state's data, which nothing "
+        "changes once the program is over and every reader serializes; the data is kept."
     ),
 }
 
@@ -97,3 +108,28 @@ def input_paths_patches() -> list[Patch]:
         stack[-2] = None  # moto's unread copy of the whole input; never the input itself
 
     return [Patch(InputPath, "_eval_body", _eval_body)]
+
+
+def execution_outputs_patches() -> list[Patch]:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def _reflect_execution_status(self: Any) -> None:
+        execution = self.execution
+        env = execution.exec_worker.env
+        if not isinstance(env.program_state(), ProgramEnded):
+            original(self)
+            return
+        # The pinned moto's lines for a program that ended, but for get_input()'s deep copy.
+        execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+        execution.exec_status = ExecutionStatus.SUCCEEDED
+        execution.output = env.states._states_data["input"]
+
+    return [
+        Patch(
+            BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status
+        )
+    ]
