@@ -413,3 +413,48 @@ def test_a_succeeded_execution_keeps_its_last_data_as_its_output(
     )
     assert [r["status"] for r in fast] == ["FAILED"] * 2 and fast == plain
     assert fast_reads == plain_reads
+
+
+class _Unreadable:
+    """Fails on any use but a copy: what sfn.input_paths leaves beneath a selection is unread."""
+
+    def __deepcopy__(self, memo: Any) -> _Unreadable:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the slot beneath an InputPath's selection was read ({name})")
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the slot beneath an InputPath's selection was iterated")
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("the slot beneath an InputPath's selection was compared")
+
+    __hash__ = object.__hash__
+
+
+def test_nothing_reads_what_an_input_path_leaves_beneath_its_selection(
+    table: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sfn.input_paths keeps moto's stack shape but not its copy: with an object that fails on
+    any use in that slot, a Map of DynamoDB Tasks, a Parallel, Pass states, a Task with an
+    InputPath and a failing path end exactly as with None there."""
+    from payops.localaws.services.stepfunctions import state_copies
+
+    SPEEDUPS.install()
+    runs = {}
+    for unread in (None, _Unreadable()):
+        monkeypatch.setattr(state_copies, "_UNREAD", unread)
+        runs[type(unread).__name__] = (
+            _run(_MAP_INPUTS, DEFINITION),
+            _run(PATH_INPUTS, INPUT_PATHS),
+        )
+    assert runs["_Unreadable"] == runs["NoneType"]
+    assert [r["status"] for r in runs["_Unreadable"][0]] == ["SUCCEEDED"] * len(_MAP_INPUTS)
+    assert [r["status"] for r in runs["_Unreadable"][1]] == ["FAILED"] * len(PATH_INPUTS)
+
+
+_MAP_INPUTS = [
+    {"items": [{"id": f"slot-{run}-{i}", "n": i} for i in range(2)], "event": {"deep": [run]}}
+    for run in range(2)
+]

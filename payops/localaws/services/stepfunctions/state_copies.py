@@ -14,7 +14,8 @@ For an InputPath of a JSONPath (`$` unless a state names another), moto pushes a
 state's whole input (`States.get_input()`), then the path's sampler pushes a deep copy of what it
 selects from that copy: the state reads the selection, and the whole copy stays beneath it until
 the program clears the stack after the state. Nothing reads it: a whole suite run with it
-replaced by an object that raises on any use passed. Now the sampler selects from the input
+replaced by an object that raises on any use passed, and a test keeps such an object there while
+Map, Parallel, Task and Pass states run. Now the sampler selects from the input
 itself (it only reads it, and copies what it selects), and what stays beneath the selection is
 None, not the input, so that nothing could ever change the input through the stack. A Task
 state's thread also deep-copied the whole stack, that copy included. A path that selects
@@ -81,6 +82,10 @@ def output_paths_patches() -> list[Patch]:
     return [Patch(OutputPath, "_eval_body", _eval_body)]
 
 
+# What stays beneath an InputPath's selection (tests put an object there that fails on any use).
+_UNREAD: Any = None
+
+
 def input_paths_patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.component.common.path.input_path import InputPath
     from moto.stepfunctions.parser.asl.component.common.string.string_expression import (
@@ -105,7 +110,7 @@ def input_paths_patches() -> list[Patch]:
             stack.pop()
             original(self, env)  # the sampler pushed nothing: moto words the failure
             return
-        stack[-2] = None  # moto's unread copy of the whole input; never the input itself
+        stack[-2] = _UNREAD  # moto's unread copy of the whole input; never the input itself
 
     return [Patch(InputPath, "_eval_body", _eval_body)]
 
