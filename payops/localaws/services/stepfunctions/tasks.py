@@ -367,12 +367,11 @@ def jsonpath_patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    # jsonpath_ng builds a new yacc parser for every parse (~5 ms); parsed paths are immutable.
-    parse = functools.lru_cache(maxsize=4096)(parse_uncached)
-
+    # jsonpath_ng builds a new yacc parser for every parse (~5 ms); parsed paths are immutable,
+    # so each path's parse, definiteness and field names are kept.
     @functools.lru_cache(maxsize=4096)
     def plan(path: str) -> tuple[Any, bool, tuple[str, ...] | None]:
-        expression = parse(path)
+        expression = parse_uncached(path)
         return expression, _is_definite(expression), _field_names(expression)
 
     def find(path: str, data: Any) -> Any:
