@@ -20,10 +20,18 @@ stream and length. So the environ moto builds for a (method, URL, headers) is ke
 such call gets a copy with its own body stream and length, and the `sys.stderr` of the moment.
 Only non-empty bytes or text bodies take this path (an empty body's environ depends on headers).
 
+moto's response serializer finds each member of a response in its Python object by trying
+aliases: for every member of every object it made six alias-provider objects and asked each
+whether it applies (the shape's model name, its parent's name as a prefix, the object's class
+name as a prefix...). Apart from an explicit `Meta.serialization_aliases` of the object, the
+answer depends only on the member's key, its shape and parent shape, and the object's class
+name: it is kept per those, and the explicit aliases are still read from the object each time.
+
 Speed-ups (same behaviour, less work):
 - core.action_names
 - core.backend_lookups
 - core.request_environs
+- core.serializer_aliases
 """
 
 from __future__ import annotations
@@ -47,9 +55,14 @@ SPEEDUPS: dict[str, str] = {
         "Every in-process request built its WSGI environ through werkzeug's EnvironBuilder; one "
         "built for the same method, URL and headers is copied, with the call's own body."
     ),
+    "core.serializer_aliases": (
+        "moto's response serializer built six alias providers for every member of every "
+        "object it serialized; the aliases they give are kept per key, shape and class name."
+    ),
 }
 
 _ENVIRONS_KEPT = 1024  # distinct (method, URL, headers): a few per operation a client calls
+_ALIASES_KEPT = 8192  # distinct (member, shape, class): the members of the responses served
 
 
 def _shape(clazz: type) -> tuple[int, ...]:
@@ -144,10 +157,45 @@ def request_environs_patches() -> list[Patch]:
     return [Patch(moto_request.Request, "from_primitives", classmethod(from_primitives))]
 
 
+def serializer_aliases_patches() -> list[Patch]:
+    from types import SimpleNamespace
+
+    from moto.core import serialize
+
+    original = serialize.AttributePicker.get_possible_keys
+    explicit = serialize.ExplicitAlias
+    defaults = serialize.DEFAULT_ALIAS_PROVIDERS
+    # moto's own loop, over the providers after ExplicitAlias (they read no object but its class).
+    others = SimpleNamespace(alias_providers=defaults[1:])
+    kept: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def get_possible_keys(self: Any, context: Any) -> Any:
+        obj, key, shape = context.obj, context.key, context.shape
+        if self.alias_providers is not defaults or defaults[0] is not explicit:
+            return original(self, context)
+        cache_key = (key, shape, getattr(shape, "parent", None), type(obj).__name__)
+        rest = kept.get(cache_key)
+        if rest is None:
+            rest = tuple(original(others, context))
+            if len(kept) >= _ALIASES_KEPT:
+                kept.clear()
+            kept[cache_key] = rest
+        provider = explicit(context)
+        if provider.has_alias(key):  # read from the object each time
+            return (provider.get_alias(key), *rest)
+        return rest
+
+    return [Patch(serialize.AttributePicker, "get_possible_keys", get_possible_keys)]
+
+
 SERVICE = Service(
     name="moto_core",
     speedups=SPEEDUPS,
     speedup_patches=Patches(
-        "moto_core", action_names_patches, backend_lookups_patches, request_environs_patches
+        "moto_core",
+        action_names_patches,
+        backend_lookups_patches,
+        request_environs_patches,
+        serializer_aliases_patches,
     ),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -189,3 +190,105 @@ def test_requests_differing_only_in_url_or_headers_are_not_given_each_other_s_en
             with SPEEDUPS.lifted("Request.from_primitives"):
                 plain = normalize_request(_prepared(method, url, headers, body))
             assert _environ(fast) == _environ(plain), (method, url, headers)
+
+
+def test_responses_are_moto_s_with_fewer_alias_providers(
+    core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Query/XML (CloudFormation with its Meta aliases, CloudWatch, SQS) and JSON (DynamoDB,
+    EventBridge, Step Functions) responses, each served with the speed-up and without."""
+    from moto.core import serialize
+
+    made = {"n": 0}
+    init = serialize.AttributeAliasProvider.__init__
+
+    def counting(self: Any, context: Any) -> None:
+        made["n"] += 1
+        init(self, context)
+
+    monkeypatch.setattr(serialize.AttributeAliasProvider, "__init__", counting)
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    template = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {}}}}
+    cloudformation.create_stack(StackName="s", TemplateBody=json.dumps(template))
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName="a", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="q", Attributes={"DelaySeconds": "2"})["QueueUrl"]
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )  # fmt: skip
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["x"]}))
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="m", roleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]  # fmt: skip
+    calls = [
+        lambda: cloudformation.describe_stacks(StackName="s"),
+        lambda: cloudformation.describe_stack_resources(StackName="s"),
+        lambda: cloudwatch.describe_alarms(AlarmNames=["a"]),
+        lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]),
+        lambda: dynamodb.describe_table(TableName="t"),
+        lambda: events.list_rules(),
+        lambda: sfn.describe_state_machine(stateMachineArn=machine),
+    ]
+    for round_ in range(2):  # the second round is served from what the first kept
+        for call in calls:
+            made["n"] = 0
+            fast = call()
+            fast_made = made["n"]
+            with SPEEDUPS.lifted("AttributePicker.get_possible_keys"):
+                made["n"] = 0
+                plain = call()
+                plain_made = made["n"]
+            fast.pop("ResponseMetadata"), plain.pop("ResponseMetadata")
+            assert fast == plain
+            if round_:
+                assert fast_made * 3 <= plain_made, (fast_made, plain_made)
+    assert cloudformation.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"]
+
+
+def test_aliases_are_moto_s_for_each_class_parent_and_object_s_own_meta(core: None) -> None:
+    """What each alias provider reads: the object's class name, the shape's parent (moto sets it
+    as it walks a structure), and aliases of the object's own Meta, which are never kept."""
+    from moto.core import serialize
+    from moto.core.model import StructureShape
+    from moto.core.utils import get_service_model
+
+    model = get_service_model("cloudwatch")  # the model moto serializes with
+    alarm = model.operation_model("DescribeAlarms").output_shape.members["MetricAlarms"].member
+    name_shape = alarm.members["AlarmName"]
+    parents = [alarm, StructureShape("Alarm", {"type": "structure", "members": {}})]
+
+    class Alarm:
+        name = "by class prefix"
+
+    class Other:
+        name = "not an alarm"
+
+    class Own:
+        pass
+
+    own = Own()
+    own.Meta = type("Meta", (), {"serialization_aliases": {"AlarmName": "label"}})
+    own.label = "by its own alias"
+    objects = [Alarm(), Other(), {"AlarmName": "from a dict"}, own, Own()]
+    for picker in (serialize.AttributePicker(), serialize.XFormedAttributePicker()):
+        for _ in range(2):
+            for parent in parents:
+                name_shape.parent = parent
+                for obj in objects:
+                    context = serialize.AttributePickerContext(
+                        obj=obj, key="AlarmName", shape=name_shape
+                    )
+                    fast = (list(picker.get_possible_keys(context)), picker(context))
+                    with SPEEDUPS.lifted("AttributePicker.get_possible_keys"):
+                        plain = (list(picker.get_possible_keys(context)), picker(context))
+                    assert fast == plain, (type(picker).__name__, parent.name, obj)

@@ -66,6 +66,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
         "core.action_names",
         "core.backend_lookups",
         "core.request_environs",
+        "core.serializer_aliases",
     }
     speedups.install()
     patched = SQSBackend.send_message
