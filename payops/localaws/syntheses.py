@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SHARED_ASSEMBLIES_ENV = "LOCALAWS_SHARED_ASSEMBLIES"
+from payops.localaws.core.shared_directory import SHARED_ASSEMBLIES_ENV, shared_directory
 
 # Synthesized assemblies kept for the rest of the process, by settings, once asked for.
 _ASSEMBLIES: dict[str, str] = {}
@@ -43,10 +43,10 @@ def _assembly_key(context: dict[str, Any]) -> str:
 
 
 def _shared_assembly(key: str) -> Path | None:
-    root = os.environ.get(SHARED_ASSEMBLIES_ENV)
-    if not root:
+    root = shared_directory()
+    if root is None:
         return None
-    return Path(root) / hashlib.sha256(key.encode()).hexdigest()[:32]
+    return root / hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass

@@ -38,6 +38,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
 
     assert set(speedups.SPEEDUPS) == {
         "sfn.parsed_definitions",
+        "sfn.shared_parses",
         "sfn.task_clients",
         "sfn.result_paths",
         "sfn.pooled_threads",

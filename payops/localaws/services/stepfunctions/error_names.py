@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from payops.localaws.core.patch import Patch
+from payops.localaws.services.stepfunctions import program_store
 
 _HTTP_ERROR_PREFIX = "States.Http."
 
@@ -31,6 +32,7 @@ def error_names_patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
     from moto.stepfunctions.parser.asl.parse import preprocessor
 
+    @program_store.shared_by_name
     class HttpErrorName(ErrorName):
         """States.Http.* names: reserved-prefix names the HTTP Task itself raises on AWS."""
 

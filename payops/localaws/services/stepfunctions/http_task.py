@@ -17,7 +17,7 @@ import urllib.request
 from typing import Any
 
 from payops.localaws.core.recorder import RECORDER
-from payops.localaws.services.stepfunctions import error_names
+from payops.localaws.services.stepfunctions import error_names, program_store
 from payops.localaws.services.stepfunctions.simulated_time import execution_arn_of
 
 _routes: dict[str, str] = {}
@@ -369,4 +369,4 @@ def _make_http_task_class() -> type:
         ) -> None:
             env.stack.append(invoke_http(normalised_parameters, execution_arn_of(env)))
 
-    return StateTaskServiceHttp
+    return program_store.shared_by_name(StateTaskServiceHttp)

@@ -22,6 +22,7 @@ from typing import Any
 from botocore.response import StreamingBody
 
 from payops.localaws.core.patch import Patch
+from payops.localaws.services.stepfunctions import program_store
 from payops.localaws.services.stepfunctions.http_task import _make_http_task_class
 
 GAPS: dict[str, str] = {
@@ -258,6 +259,8 @@ def task_factory_patches() -> list[Patch]:
             except Exception:  # unknown to botocore: keep moto's name
                 return service_name
 
+    program_store.shared_by_name(BridgedStateTaskServiceSfn)
+    program_store.shared_by_name(BridgedStateTaskServiceAwsSdk)
     http_task_class = _make_http_task_class()
     original = state_task_service_factory.state_task_service_for
 
