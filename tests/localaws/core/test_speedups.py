@@ -15,9 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from executions import ended
+from executions import count_parses, ended
 from moto import mock_aws
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from payops.localaws.core.account import ACCOUNT, REGION
 from payops.localaws.core.patch import restored
@@ -39,6 +38,7 @@ def test_speedups_are_listed_and_uninstall_restores_moto(aws: None) -> None:
     assert set(speedups.SPEEDUPS) == {
         "sfn.parsed_definitions",
         "sfn.shared_parses",
+        "sfn.sll_parses",
         "sfn.task_clients",
         "sfn.result_paths",
         "sfn.pooled_threads",
@@ -107,14 +107,11 @@ def _run_all(definition: str, inputs: list[dict[str, Any]]) -> list[dict[str, An
 
 class _ParseCounter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.calls = 0
-        original = AmazonStateLanguageParser.parse
+        self._parsed = count_parses(monkeypatch)
 
-        def counting(definition: str) -> Any:
-            self.calls += 1
-            return original(definition)
-
-        monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
+    @property
+    def calls(self) -> int:
+        return len(self._parsed)
 
 
 MAP_DEFINITION = {

@@ -15,15 +15,14 @@ from typing import Any
 
 import boto3
 import pytest
-from executions import ended
+from executions import count_parses, ended
 from moto import mock_aws
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from payops.localaws.core.account import REGION
 from payops.localaws.core.patch import restored
 from payops.localaws.core.shared_directory import SHARED_ASSEMBLIES_ENV
 from payops.localaws.services import stepfunctions as sfb
-from payops.localaws.services.stepfunctions import error_names, speedups
+from payops.localaws.services.stepfunctions import error_names, program_store, speedups
 
 ROLE = "arn:aws:iam::123456789012:role/local-sfn"
 SPEEDUPS = sfb.SERVICE.speedup_patches
@@ -73,15 +72,7 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    original = AmazonStateLanguageParser.parse
-
-    def counting(definition: str) -> Any:
-        calls.append(definition)
-        return original(definition)
-
-    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
-    return calls
+    return count_parses(monkeypatch)
 
 
 def _as_another_process() -> None:
@@ -186,3 +177,63 @@ def test_a_file_that_does_not_load_is_parsed_again(
     parses = _parses(monkeypatch)
     assert _run(definition) == first
     assert len(parses) == 1
+
+
+# --- sfn.sll_parses: ANTLR's SLL prediction first, moto's LL parse on any error -------------
+
+
+def _tree_text(tree: Any) -> str:
+    from antlr4.tree.Trees import Trees
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+    return str(Trees.toStringTree(tree, ASLParser.ruleNames))
+
+
+def _app_definitions(template: dict[str, Any]) -> list[str]:
+    """The app's definitions, each placeholder a value that reads as a number or a string."""
+    return [
+        re.sub(r"\$\{[A-Za-z]+\}", "7", resource["Properties"]["DefinitionString"])
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+
+
+def test_the_app_s_definitions_parse_to_moto_s_trees_by_sll(partner: Any, webhook: Any) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definitions = _app_definitions(partner.json) + _app_definitions(webhook.json)
+    assert len(definitions) >= 20
+    with restored(sfb.SERVICE.patches):
+        sfb.SERVICE.patches.install()  # the HTTP Task's error names parse only when bridged
+        for definition in definitions:
+            tree = program_store.sll_tree(definition)
+            assert tree is not None  # no fallback needed for any of them
+            assert _tree_text(tree) == _tree_text(AmazonStateLanguageParser.parse(definition)[1])
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true,}}}',  # a syntax error
+        '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": }}}',
+        '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}} ~',  # a lexer error
+        '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": ${X}, "End": true}}}',
+    ],
+)
+def test_a_definition_sll_cannot_parse_gets_moto_s_error_and_messages(
+    definition: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    def outcome(parse: Any) -> tuple[str, str]:
+        try:
+            result = repr(type(parse(definition)))
+        except Exception as error:
+            result = f"{type(error).__name__}: {error}"
+        return result, capfd.readouterr().err
+
+    assert program_store.sll_tree(definition) is None
+    capfd.readouterr()
+    fast = outcome(program_store.parse_program)
+    plain = outcome(lambda d: AmazonStateLanguageParser.parse(d)[0])
+    assert fast == plain

@@ -18,6 +18,7 @@ moto gaps bridged here (`SERVICE.gaps`):
 Speed-ups (same behaviour, less work):
 - sfn.parsed_definitions
 - sfn.shared_parses
+- sfn.sll_parses
 - sfn.task_clients
 - sfn.json_copies
 - sfn.result_paths

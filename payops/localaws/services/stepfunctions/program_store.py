@@ -1,4 +1,9 @@
-"""Parsed programs shared by the processes of one test session or replay run (sfn.shared_parses).
+"""Parsing Step Functions programs (sfn.sll_parses) and sharing them between the processes of
+one test session or replay run (sfn.shared_parses).
+
+moto's parse predicts with ANTLR's full LL algorithm. `parse_program` first tries SLL, which
+ANTLR documents gives the same tree or a syntax error, and on any error runs moto's parse, whose
+errors and messages are the ones users see. The app's 14 definitions: 1.12 -> 0.87 s.
 
 moto parses a definition with its ANTLR grammar, in pure Python: 20–150 ms each, ~1.5 s for the
 app's 14 in a fresh process. A test session starts several processes that deploy the app (its
@@ -94,3 +99,49 @@ def save(key: tuple[Any, ...], program: Any) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     partial.write_bytes(buffer.getvalue())
     os.replace(partial, path)  # whole or not at all, for a process reading it meanwhile
+
+
+def sll_tree(definition: str) -> Any | None:
+    """The parse tree by ANTLR's SLL prediction, which ignores the parser's context when it
+    predicts (~20% less parse time here). ANTLR documents that it gives "the same parse tree that
+    would be returned with the LL prediction mode" or a syntax error: None for any error, the
+    lexer's included."""
+    from antlr4 import CommonTokenStream, InputStream
+    from antlr4.atn.PredictionMode import PredictionMode
+    from antlr4.error.ErrorListener import ErrorListener
+    from antlr4.error.Errors import ParseCancellationException
+    from antlr4.error.ErrorStrategy import BailErrorStrategy
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+    class _Errors(ErrorListener):
+        count = 0
+
+        def syntaxError(self, *_: Any) -> None:
+            self.count += 1
+
+    lexer_errors = _Errors()
+    lexer = ASLLexer(InputStream(definition))
+    lexer.removeErrorListeners()  # moto's parse prints them, if there are any
+    lexer.addErrorListener(lexer_errors)
+    parser = ASLParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser._interp.predictionMode = PredictionMode.SLL
+    parser._errHandler = BailErrorStrategy()
+    try:
+        tree = parser.state_machine()
+    except ParseCancellationException:
+        return None
+    return None if lexer_errors.count else tree
+
+
+def parse_program(definition: str) -> Any:
+    """moto's AmazonStateLanguageParser.parse in ANTLR's two stages: the SLL tree, or on any error
+    moto's own LL parse, with its errors and messages."""
+    from moto.stepfunctions.parser.asl.parse import preprocessor
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    tree = sll_tree(definition)
+    if tree is None:
+        return AmazonStateLanguageParser.parse(definition)[0]
+    return preprocessor.Preprocessor().visit(tree)

@@ -30,6 +30,11 @@ SPEEDUPS: dict[str, str] = {
         "deployed again parses nothing), and each execution gets a program no other running "
         "execution holds: a finished execution's, or a deep copy (2-30 ms)."
     ),
+    "sfn.sll_parses": (
+        "moto's ANTLR parse predicts with full LL; ANTLR's SLL prediction gives the same tree or "
+        "a syntax error, so it goes first and moto's parse runs on any error (the app's 14 "
+        "definitions: 1.12 -> 0.87 s)."
+    ),
     "sfn.shared_parses": (
         "Each process of a test session or replay run parsed the app's definitions again (~1.5 s "
         "in a fresh one); a program parsed by one is pickled into their shared directory and "
@@ -133,7 +138,6 @@ def parsed_definitions_patches() -> list[Patch]:
     """
     found: list[Patch] = []
     from moto.stepfunctions.parser.asl.parse import preprocessor
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -158,7 +162,7 @@ def parsed_definitions_patches() -> list[Patch]:
     def _parse(key: tuple[Any, ...]) -> Any:
         template = program_store.load(key)  # another process of this session parsed it
         if template is None:
-            template = AmazonStateLanguageParser.parse(key[0])[0]
+            template = program_store.parse_program(key[0])
             program_store.save(key, template)
         _remember(key, template)
         return template
