@@ -164,14 +164,16 @@ def serializer_aliases_patches() -> list[Patch]:
 
     original = serialize.AttributePicker.get_possible_keys
     explicit = serialize.ExplicitAlias
-    defaults = serialize.DEFAULT_ALIAS_PROVIDERS
+    defaults = serialize.DEFAULT_ALIAS_PROVIDERS  # moto's constant list, ExplicitAlias first
+    if defaults[0] is not explicit:
+        return []  # another order than the pinned moto's: its own code
     # moto's own loop, over the providers after ExplicitAlias (they read no object but its class).
     others = SimpleNamespace(alias_providers=defaults[1:])
     kept: dict[tuple[Any, ...], tuple[str, ...]] = {}
 
     def get_possible_keys(self: Any, context: Any) -> Any:
         obj, key, shape = context.obj, context.key, context.shape
-        if self.alias_providers is not defaults or defaults[0] is not explicit:
+        if self.alias_providers is not defaults:  # a picker given its own providers
             return original(self, context)
         cache_key = (key, shape, getattr(shape, "parent", None), type(obj).__name__)
         rest = kept.get(cache_key)

@@ -105,15 +105,6 @@ def _run_all(definition: str, inputs: list[dict[str, Any]]) -> list[dict[str, An
     return [first] + [wait(arn) for arn in [start(item) for item in inputs[1:]]]
 
 
-class _ParseCounter:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self._parsed = count_parses(monkeypatch)
-
-    @property
-    def calls(self) -> int:
-        return len(self._parsed)
-
-
 MAP_DEFINITION = {
     "Each": {
         "Type": "Map",
@@ -141,7 +132,7 @@ def test_definitions_are_parsed_once_and_executions_share_nothing(
     aws: None, monkeypatch: pytest.MonkeyPatch, enabled: bool
 ) -> None:
     (speedups.install if enabled else speedups.uninstall)()
-    counter = _ParseCounter(monkeypatch)
+    parses = count_parses(monkeypatch)
     definition = _definition(**MAP_DEFINITION)
     inputs = [{"items": [{"n": i}, {"n": 10 * i + 1}]} for i in range(1, 5)]
     results = _run_all(definition, inputs)
@@ -153,7 +144,7 @@ def test_definitions_are_parsed_once_and_executions_share_nothing(
     ]
     # create_state_machine validates by parsing once; then one parse per execution on plain
     # moto, none more with the speed-up (the validating parse is what the executions copy).
-    assert counter.calls == (1 if enabled else 1 + len(inputs))
+    assert len(parses) == (1 if enabled else 1 + len(inputs))
 
 
 @pytest.mark.parametrize("enabled", [False, True])
@@ -347,14 +338,14 @@ def test_a_definition_created_again_is_not_parsed_again_and_bad_ones_still_fail(
 ) -> None:
     """A stack deployed again creates the same definitions: known valid, parsed no more."""
     speedups.install()
-    counter = _ParseCounter(monkeypatch)
+    parses = count_parses(monkeypatch)
     definition = _definition(**MAP_DEFINITION)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     for _ in range(3):
         sfn.create_state_machine(
             name=f"sm-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=ROLE
         )
-    assert counter.calls == 1
+    assert len(parses) == 1
     for _ in range(2):  # an invalid definition is refused each time, with moto's own error
         with pytest.raises(ClientError, match="ASLParserException"):
             sfn.create_state_machine(
@@ -372,7 +363,7 @@ def test_a_definition_is_not_parsed_again_after_the_bridges_are_reinstalled(
     with restored(sfb):
         sfb.install()
         speedups.install()
-        counter = _ParseCounter(monkeypatch)
+        parses = count_parses(monkeypatch)
         definition = _definition(**MAP_DEFINITION)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         sfn.create_state_machine(name="before", definition=definition, roleArn=ROLE)
@@ -381,7 +372,7 @@ def test_a_definition_is_not_parsed_again_after_the_bridges_are_reinstalled(
         sfb.install()
         speedups.install()
         sfn.create_state_machine(name="after", definition=definition, roleArn=ROLE)
-    assert counter.calls == 1
+    assert len(parses) == 1
 
 
 def test_a_program_parsed_under_other_bridges_is_not_reused(aws: None) -> None:

@@ -71,10 +71,6 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             yield tmp_path / "sfn-programs"
 
 
-def _parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return count_parses(monkeypatch)
-
-
 def _as_another_process() -> None:
     with speedups._PARSE_LOCK:
         speedups._PARSED.clear()
@@ -105,7 +101,7 @@ def test_a_program_parsed_by_one_process_runs_the_same_in_another_unparsed(
     aws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     definition = json.dumps({"Comment": uuid.uuid4().hex, "StartAt": "Read", "States": STATES})
-    parses = _parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     first = _run(definition)
     assert first[0] == "SUCCEEDED"  # caught by the bridged aws-sdk task's error name
     assert len(parses) == 1 and len(list(aws.glob("*.pickle"))) == 1
@@ -174,7 +170,7 @@ def test_a_file_that_does_not_load_is_parsed_again(
     (stored,) = aws.glob("*.pickle")
     stored.write_bytes(stored.read_bytes()[:100])  # cut short
     _as_another_process()
-    parses = _parses(monkeypatch)
+    parses = count_parses(monkeypatch)
     assert _run(definition) == first
     assert len(parses) == 1
 

@@ -40,7 +40,7 @@ from typing import Any
 from payops.localaws.core.shared_directory import shared_directory
 
 _SUBDIRECTORY = "sfn-programs"
-# The bridges' task classes by qualified name, as the last install made them.
+# The bridges' task and error-name classes by qualified name, as the last install made them.
 _CLASSES: dict[str, type] = {}
 _CLASSES_LOCK = threading.Lock()
 

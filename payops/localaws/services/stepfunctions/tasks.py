@@ -197,6 +197,7 @@ def task_factory_patches() -> list[Patch]:
         StateTaskServiceSfn,
     )
 
+    @program_store.shared_by_name
     class BridgedStateTaskServiceSfn(_ShapeNormalisation, StateTaskServiceSfn):
         def _normalise_parameters(
             self,
@@ -229,6 +230,7 @@ def task_factory_patches() -> list[Patch]:
                 env, resource_runtime_part, normalised_parameters, state_credentials
             )
 
+    @program_store.shared_by_name
     class BridgedStateTaskServiceAwsSdk(StateTaskServiceAwsSdk):
         # Keys stay as botocore names them (moto's choice; AWS's casing for aws-sdk outputs is
         # not verified here); only values that cannot be serialised are converted.
@@ -259,8 +261,6 @@ def task_factory_patches() -> list[Patch]:
             except Exception:  # unknown to botocore: keep moto's name
                 return service_name
 
-    program_store.shared_by_name(BridgedStateTaskServiceSfn)
-    program_store.shared_by_name(BridgedStateTaskServiceAwsSdk)
     http_task_class = _make_http_task_class()
     original = state_task_service_factory.state_task_service_for
 
