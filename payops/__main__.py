@@ -1,5 +1,5 @@
 import sys
 
-from payops.cli import main
+from payops.cli import run
 
-sys.exit(main())
+sys.exit(run())

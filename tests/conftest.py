@@ -154,8 +154,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SHARED_DIRECTORY] = directory
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own last collection (its unraisable errors)
 def pytest_unconfigure(config: pytest.Config) -> None:
     import shutil
+
+    from payops.localaws.core.gc_tuning import leave_heap_at_exit
+
+    leave_heap_at_exit(collect=False)  # every process of the session: controller and workers
 
     from payops.localaws.syntheses import SHARED_ASSEMBLIES_ENV
 

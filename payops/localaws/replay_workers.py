@@ -27,6 +27,7 @@ from typing import Any
 
 from payops.envelope import LoadedEvent
 from payops.localaws.core.cpu_affinity import current_cpus, pin_process, pinned, worker_cpus
+from payops.localaws.core.gc_tuning import leave_heap_at_exit, tune_gc
 from payops.localaws.runtime import EventTrace
 from payops.localaws.syntheses import SHARED_ASSEMBLIES_ENV, synthesize
 
@@ -142,7 +143,6 @@ def _worker(
         pin_process(cpu)
     try:
         from payops.localaws.core import registry
-        from payops.localaws.core.gc_tuning import tune_gc
 
         tune_gc()
         registry.install()  # what LocalAws.start does first: the imports of every bridge
@@ -151,6 +151,14 @@ def _worker(
         reports.put(("ok", _replay_groups(context, stripe_data, tasks.get, ready)))
     except BaseException:
         reports.put(("error", traceback.format_exc()))
+
+
+def _worker_process(*args: Any) -> None:
+    """A spawned worker's target: `_worker`, then the process ends (the queue's thread still
+    sends the report), its heap left to the OS instead of walked once more by the interpreter's
+    shutdown (core/gc_tuning.py)."""
+    _worker(*args)
+    leave_heap_at_exit()
 
 
 def replay_in_workers(
@@ -189,7 +197,7 @@ def replay_in_workers(
         try:
             children = [
                 spawn.Process(
-                    target=_worker,
+                    target=_worker_process,
                     args=(context, data, (tasks, reports), synthesized, ready, cpu),
                     daemon=True,
                 )

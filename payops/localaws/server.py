@@ -131,4 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from payops.localaws.core.gc_tuning import leave_heap_at_exit
+
+    code = main()
+    leave_heap_at_exit()  # ending: the heap is left to the OS (core/gc_tuning.py)
+    sys.exit(code)
