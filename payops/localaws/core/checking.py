@@ -56,6 +56,7 @@ class Resolver:
         }
         self._conditions: dict[str, bool] = {}
         self._attributes: dict[tuple[str, str], Any] = {}
+        self._listings: dict[str, dict[str, Any]] = {}
         self._getters = registry.attributes()  # every service's, read once per check run
 
     def condition(self, name: str) -> bool:
@@ -85,6 +86,14 @@ class Resolver:
         if name in self.physical_ids and self.physical_ids[name]:
             return self.physical_ids[name]
         raise Unresolvable(f"Ref {name}: not in the deployed stack")
+
+    def listed(self, key: str, fetch: Callable[[Clients], dict[str, Any]]) -> dict[str, Any]:
+        """A service's whole listing by name (`fetch`), read once per check run: a stack's 79
+        alarms are one paginated DescribeAlarms instead of 79. Each check still compares its
+        own resource's entry, and one absent from the listing is missing."""
+        if key not in self._listings:
+            self._listings[key] = fetch(self.clients)
+        return self._listings[key]
 
     def attribute(self, logical_id: str, name: str) -> Any:
         key = (logical_id, name)

@@ -1,11 +1,14 @@
 """Deploy checks for CloudWatch: each alarm read back with DescribeAlarms and compared with the
 template (metric, statistic, threshold, actions..., and each metric-math query's Id and Expression);
-GetAtt Arn.
+GetAtt Arn. The alarms are listed once per check run (`Resolver.listed`), not described one by one.
 """
 
 from __future__ import annotations
 
-from payops.localaws.core.checking import Check, CheckFn, Getter
+from typing import Any
+
+from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver
+from payops.localaws.core.clients import Clients
 
 _ALARM_KEYS = (
     "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Period", "EvaluationPeriods",
@@ -15,12 +18,22 @@ _ALARM_KEYS = (
 )  # fmt: skip
 
 
+def _metric_alarms(clients: Clients) -> dict[str, dict[str, Any]]:
+    pages = (
+        clients("cloudwatch").get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
+    )
+    return {alarm["AlarmName"]: alarm for page in pages for alarm in page["MetricAlarms"]}
+
+
+def metric_alarm(r: Resolver, name: str) -> dict[str, Any] | None:
+    return r.listed("cloudwatch:metric-alarms", _metric_alarms).get(name)
+
+
 def check_alarm(c: Check) -> None:
-    alarms = c.client("cloudwatch").describe_alarms(AlarmNames=[c.physical_id])["MetricAlarms"]
-    if not alarms:
+    alarm = metric_alarm(c.r, c.physical_id)
+    if alarm is None:
         c.problem(f"alarm {c.physical_id}: missing")
         return
-    alarm = alarms[0]
     c.same_if_set("AlarmName", alarm["AlarmName"])
     for key in _ALARM_KEYS:
         c.same_if_set(key, alarm.get(key))
@@ -32,9 +45,7 @@ def check_alarm(c: Check) -> None:
 
 
 ATTRIBUTES: dict[tuple[str, str], Getter] = {
-    ("AWS::CloudWatch::Alarm", "Arn"): lambda r, name, _: r.clients("cloudwatch").describe_alarms(
-        AlarmNames=[name]
-    )["MetricAlarms"][0]["AlarmArn"],
+    ("AWS::CloudWatch::Alarm", "Arn"): lambda r, name, _: metric_alarm(r, name)["AlarmArn"],  # type: ignore[index]
 }
 
 
