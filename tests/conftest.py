@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,33 +40,74 @@ FIXTURES = ROOT / "tests" / "fixtures"
 PARTNER_SOURCE = "aws.partner/stripe.com/ed_test_61SampleDestination"
 
 
-@dataclass
 class Synthesized:
-    ingress: str
-    app: Any
-    stack: Any
-    template: Any  # aws_cdk.assertions.Template
+    """One ingress mode's app, synthesized once for the whole session.
+
+    Its template is read from the assembly the local AWS deploys for the same settings
+    (payops/localaws/syntheses.py: one synthesis per settings, shared by the pytest-xdist
+    workers and the processes tests start). The app and its stack, for the tests that read the
+    construct tree (cdk-nag, the rule catalogue), are built when first asked for, once per
+    process; test_templates.py checks that the stack's template is the assembly's."""
+
+    def __init__(self, ingress: str, **settings: Any) -> None:
+        self.ingress = ingress
+        self.context = {"ingress": ingress, "stripeEventSourceName": PARTNER_SOURCE, **settings}
+        self._built: tuple[Any, Any] | None = None
+
+    @functools.cached_property
+    def assembly(self) -> str:
+        """The cloud assembly's directory (shared: deploy it, never change it)."""
+        from payops.localaws.syntheses import synthesize as synthesize_assembly
+
+        return synthesize_assembly(self.context, None).directory
+
+    @functools.cached_property
+    def _template_text(self) -> str:
+        from payops.app_factory import STACK_NAME
+
+        return (Path(self.assembly) / f"{STACK_NAME}.template.json").read_text()
 
     @property
     def json(self) -> dict[str, Any]:
-        return self.template.to_json()
+        """The template, a fresh copy each time: a test may change its own."""
+        return json.loads(self._template_text)
+
+    @functools.cached_property
+    def template(self) -> Any:  # aws_cdk.assertions.Template
+        from aws_cdk.assertions import Template
+
+        return Template.from_json(self.json)
+
+    @property
+    def settings(self) -> Any:
+        """What the app is built from (build_app loads the same context)."""
+        from payops.settings import Settings
+
+        return Settings.load(self.context)
+
+    def _build(self) -> tuple[Any, Any]:
+        if self._built is None:
+            from payops.app_factory import build_app
+
+            self._built = build_app(self.context, nag=False)
+        return self._built
+
+    @property
+    def app(self) -> Any:
+        return self._build()[0]
+
+    @property
+    def stack(self) -> Any:
+        return self._build()[1]
 
 
-_SYNTH_CACHE: dict[str, Synthesized] = {}
-SYNTH_COUNT = {"n": 0}
+_SYNTHESIZED: dict[str, Synthesized] = {}
 
 
 def synthesize(ingress: str) -> Synthesized:
-    if ingress not in _SYNTH_CACHE:
-        from aws_cdk.assertions import Template
-
-        from payops.app_factory import build_app
-
-        context = {"ingress": ingress, "stripeEventSourceName": PARTNER_SOURCE}
-        app, stack = build_app(context, nag=False)
-        SYNTH_COUNT["n"] += 1
-        _SYNTH_CACHE[ingress] = Synthesized(ingress, app, stack, Template.from_stack(stack))
-    return _SYNTH_CACHE[ingress]
+    if ingress not in _SYNTHESIZED:
+        _SYNTHESIZED[ingress] = Synthesized(ingress)
+    return _SYNTHESIZED[ingress]
 
 
 @pytest.fixture(scope="session")

@@ -153,6 +153,14 @@ def test_templates_match_snapshot(synthesized: Synthesized, snapshot: SnapshotAs
     assert synthesized.json == snapshot.use_extension(JSONSnapshotExtension)
 
 
+def test_the_sessions_template_is_what_the_stack_synthesizes(synthesized: Any) -> None:
+    """The tests read each mode's template from the assembly the local AWS deploys
+    (conftest.Synthesized): it is the one the stack itself gives."""
+    from aws_cdk.assertions import Template
+
+    assert Template.from_stack(synthesized.stack).to_json() == synthesized.json
+
+
 @pytest.mark.parametrize("ingress", ["partner", "webhook"])
 def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(ingress: str) -> None:
     from cdk_nag import AwsSolutionsChecks

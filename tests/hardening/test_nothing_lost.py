@@ -161,7 +161,7 @@ def test_bus_archive_keeps_this_modes_stripe_events(synthesized) -> None:
     assert p["RetentionDays"] == ARCHIVE_RETENTION_DAYS >= 4  # outlives Stripe's 3-day retries
     bus = "IngressPartnerBus" if synthesized.ingress == "partner" else "IngressWebhookBus"
     assert _ref(p["SourceArn"]).startswith(bus)
-    source = synthesized.stack.settings.event_source
+    source = synthesized.settings.event_source
     # and (issue 16) the missed events the reconciliation re-injected: never archived otherwise
     assert p["EventPattern"] == {"source": [source, RECONCILIATION_SOURCE]}
 

@@ -389,7 +389,7 @@ def test_the_app_deploys_in_each_ingress_mode(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     synthesized: Synthesized = request.getfixturevalue(mode)
-    assembly = synthesized.app.synth().directory
+    assembly = synthesized.assembly
     registered: list[tuple[str, str]] = []
     original = lambda_bridge.register_code_dir
 
@@ -479,7 +479,7 @@ def test_a_resource_that_fails_fails_the_deploy_naming_it(tmp_path: Path, aws: A
 
 
 def test_a_referenced_secret_must_exist(partner: Synthesized, aws: Any) -> None:
-    assembly = partner.app.synth().directory
+    assembly = partner.assembly
     names = [name for _, name in deploy_module.referenced_secrets(read_assembly(assembly).template)]
     if not names:
         pytest.skip("the stack references no secret by name")
@@ -506,7 +506,7 @@ def test_deploy_refuses_to_talk_to_anything_but_moto(
 
 
 def test_read_assembly_finds_template_and_assets(webhook: Synthesized) -> None:
-    assembly = webhook.app.synth().directory
+    assembly = webhook.assembly
     artifact = read_assembly(assembly)
     assert artifact.template == webhook.json
     zipped = [a for a in artifact.assets if a.packaging == "zip"]
