@@ -12,6 +12,7 @@ A `LocalAws` given an `outdir` always synthesizes into it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,8 +39,18 @@ def reuse_syntheses(on: bool = True) -> None:
 
 
 def _assembly_key(context: dict[str, Any]) -> str:
+    """The same settings, the same assembly: the key holds what `Settings.load` makes of the
+    context and the PAYOPS_* environment, defaults filled in (`{}` and `{"ingress": "partner"}`
+    are one app), then any other context key (CDK's own) and the environment itself."""
+    from payops.settings import SETTING_KEYS, Settings, SettingsError
+
     env = {k: v for k, v in os.environ.items() if k.startswith("PAYOPS_")}
-    return json.dumps([context, env], sort_keys=True, default=str)
+    try:
+        settings: Any = dataclasses.asdict(Settings.load(context, env))
+    except SettingsError:  # the synthesis reports it
+        settings = None
+    other = {k: v for k, v in context.items() if settings is None or k not in SETTING_KEYS}
+    return json.dumps([settings, other, env], sort_keys=True, default=str)
 
 
 def _shared_assembly(key: str) -> Path | None:

@@ -42,11 +42,18 @@ def test_the_same_settings_are_synthesized_once_when_reuse_is_on(
     again = LocalAws({"ingress": "partner"})
     assert again._synth() == first and again.synth_seconds == 0.0
     other = LocalAws({"ingress": "webhook"})._synth()
+    # The same settings, however given: defaults named or left out, a setting as its string.
+    assert LocalAws({})._synth() == first
+    assert LocalAws({"ingress": "partner", "downloadLimit": "5"})._synth() == first
+    flagged = LocalAws({"ingress": "partner", "@aws-cdk/core:newStyle": True})._synth()  # CDK's
     monkeypatch.setenv("PAYOPS_DOWNLOAD_LIMIT", "2")  # the environment is a setting too
     with_env = LocalAws({"ingress": "partner"})._synth()
-    assert len({first, other, with_env}) == 3
-    assert [s["context"] for s in synths] == [{"ingress": "partner"}, {"ingress": "webhook"}] + [
-        {"ingress": "partner"}
+    assert len({first, other, flagged, with_env}) == 4
+    assert [s["context"] for s in synths] == [
+        {"ingress": "partner"},
+        {"ingress": "webhook"},
+        {"ingress": "partner", "@aws-cdk/core:newStyle": True},
+        {"ingress": "partner"},
     ]
 
 
