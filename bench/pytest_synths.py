@@ -1,9 +1,10 @@
 """A pytest plugin for the suite benchmark (`pytest -p bench.pytest_synths`).
 
 Counts every in-process app build (payops.app_factory.build_app, which each synthesis starts
-with) and reads tests/conftest.py's SYNTH_COUNT (session synths); writes both, with the outcome
-counts, as JSON to the file named by $BENCH_SYNTH_REPORT. Under pytest-xdist each worker hands
-its counts to the controller (workeroutput), which adds them up and writes the report.
+with) and reads tests/conftest.py's SYNTH_COUNT (the apps conftest builds for their construct
+tree: cdk-nag, the catalogue); writes both, with the outcome counts, as JSON to the file named
+by $BENCH_SYNTH_REPORT. Under pytest-xdist each worker hands its counts to the controller
+(workeroutput), which adds them up and writes the report.
 """
 
 from __future__ import annotations

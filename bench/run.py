@@ -100,7 +100,8 @@ def table(results: dict[str, Any]) -> str:
         counted = ", ".join(f"{n} {k}" for k, n in outcomes.items() if n)
         lines.append(
             f"| test suite, one `pytest -n 2` run ({counted}) | {t['wall_s']:.0f} s | "
-            f"syntheses per run: {t['session_synths']} session templates (conftest), "
+            f"syntheses per run: {t['session_synths']} construct trees for the session's "
+            "templates (conftest; the templates themselves come from the shared assemblies), "
             f"{t['app_builds']} app builds in all | - |"
         )
     r = results.get("replay")

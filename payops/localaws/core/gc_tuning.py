@@ -12,9 +12,10 @@ Set by the processes that run the local AWS and own their whole life: the CLI co
 start one (`payops replay`, `local`, `serve`, `report`), the replay workers, and the test
 session. `LocalAws` itself, a library, leaves a caller's collector alone.
 
-The same processes call `leave_heap_at_exit()` as they end: CPython's shutdown runs one more full
-collection, walking everything moto still holds only to free memory the OS takes back anyway
-(measured: ~2 s for a pytest worker of this suite, one second at each end of a replay).
+The same processes call `leave_heap_at_exit()` as they end: CPython's shutdown runs more full
+collections, walking everything moto still holds only to free memory the OS takes back anyway
+(measured: a pytest worker of this suite ends 2-4 s sooner; a `payops serve` stop takes 0.8 s
+instead of 2.2 s).
 """
 
 from __future__ import annotations
