@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 
 from payops.localaws.core.account import ACCOUNT, REGION
-from payops.localaws.core.checking import Resolver
+from payops.localaws.core.checking import Resolver, Unresolvable
 from payops.localaws.core.clients import Clients
 from payops.localaws.deploy import iter_problems
 from payops.localaws.deploy.verify import physical_ids_of
@@ -43,15 +44,18 @@ TEMPLATE = {
 def _check_run(clients: Clients) -> tuple[list[str], int]:
     """The problems of one check run, and how many DescribeAlarms it sent."""
     calls: list[str] = []
-    client = clients("cloudwatch")
-    client.meta.events.register(
-        "before-call.cloudwatch.DescribeAlarms", lambda **_: calls.append("x")
-    )
+    event = "before-call.cloudwatch.DescribeAlarms"
+    events = clients("cloudwatch").meta.events  # the local AWS's client, kept per process
+
+    def count(**_: Any) -> None:
+        calls.append(event)
+
+    events.register(event, count)
     try:
         ids = physical_ids_of(clients, "S")
         return list(iter_problems(TEMPLATE, "S", clients, ids)), len(calls)
     finally:
-        client.meta.events.unregister("before-call.cloudwatch.DescribeAlarms")
+        events.unregister(event, count)
 
 
 def test_each_alarm_is_checked_against_its_own_entry_of_one_listing_per_run(bridged: None) -> None:
@@ -73,6 +77,8 @@ def test_each_alarm_is_checked_against_its_own_entry_of_one_listing_per_run(brid
     cloudwatch.put_metric_alarm(**changed, Threshold=7)
     cloudwatch.delete_alarms(AlarmNames=[ids["Third"]])
 
+    with pytest.raises(Unresolvable, match="missing"):  # a GetAtt of a deleted alarm
+        Resolver(TEMPLATE, ids, clients, ACCOUNT, stack).attribute("Third", "Arn")
     problems, describes = _check_run(clients)  # a new run reads the alarms again
     assert describes == 1
     assert problems == [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver
+from payops.localaws.core.checking import Check, CheckFn, Getter, Resolver, Unresolvable
 from payops.localaws.core.clients import Clients
 
 _ALARM_KEYS = (
@@ -29,6 +29,13 @@ def metric_alarm(r: Resolver, name: str) -> dict[str, Any] | None:
     return r.listed("cloudwatch:metric-alarms", _metric_alarms).get(name)
 
 
+def _alarm_arn(r: Resolver, name: str) -> str:
+    alarm = metric_alarm(r, name)
+    if alarm is None:
+        raise Unresolvable(f"alarm {name}: missing")
+    return str(alarm["AlarmArn"])
+
+
 def check_alarm(c: Check) -> None:
     alarm = metric_alarm(c.r, c.physical_id)
     if alarm is None:
@@ -45,7 +52,7 @@ def check_alarm(c: Check) -> None:
 
 
 ATTRIBUTES: dict[tuple[str, str], Getter] = {
-    ("AWS::CloudWatch::Alarm", "Arn"): lambda r, name, _: metric_alarm(r, name)["AlarmArn"],  # type: ignore[index]
+    ("AWS::CloudWatch::Alarm", "Arn"): lambda r, name, _: _alarm_arn(r, name),
 }
 
 
