@@ -1,6 +1,7 @@
 """A cloud assembly (cdk.out) read as the CDK CLI reads it: `read_assembly` finds the stack's
 template and asset manifest through manifest.json and returns a `StackArtifact` with one `FileAsset`
-per destination; Docker image and executable assets raise `DeployError`.
+per destination (and the template's own S3 URL); Docker image and executable assets raise
+`DeployError`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class StackArtifact:
     stack_name: str
     template: dict[str, Any]
     assets: tuple[FileAsset, ...]
+    # Where the template is published with the assets (s3://bucket/key, with placeholders):
+    # `cdk deploy` then creates the stack from it by TemplateURL, as any template over
+    # CloudFormation's 51,200-byte TemplateBody limit must be.
+    template_url: str | None = None
 
 
 def read_assembly(assembly_dir: str | Path, stack_name: str = "StripePayOps") -> StackArtifact:
@@ -35,6 +40,7 @@ def read_assembly(assembly_dir: str | Path, stack_name: str = "StripePayOps") ->
     directory = Path(assembly_dir)
     manifest_path = directory / "manifest.json"
     template_file, assets_file = f"{stack_name}.template.json", f"{stack_name}.assets.json"
+    template_url: str | None = None
     if manifest_path.exists():
         artifacts = json.loads(manifest_path.read_text()).get("artifacts", {})
         for artifact_id, artifact in artifacts.items():
@@ -43,6 +49,7 @@ def read_assembly(assembly_dir: str | Path, stack_name: str = "StripePayOps") ->
                 props.get("stackName", artifact_id) == stack_name
             ):
                 template_file = props.get("templateFile", template_file)
+                template_url = props.get("stackTemplateAssetObjectUrl")
             if artifact.get("type") == "cdk:asset-manifest" and artifact_id.startswith(stack_name):
                 assets_file = props.get("file", assets_file)
     template_path = directory / template_file
@@ -73,10 +80,19 @@ def read_assembly(assembly_dir: str | Path, stack_name: str = "StripePayOps") ->
                     )
                 )
     template = json.loads(template_path.read_text())
-    return StackArtifact(directory, stack_name, template, tuple(assets))
+    return StackArtifact(directory, stack_name, template, tuple(assets), template_url)
 
 
 def substitute_placeholders(text: str, account: str, region: str) -> str:
     for name, value in (("AccountId", account), ("Region", region), ("Partition", "aws")):
         text = text.replace("${AWS::" + name + "}", value)
     return text
+
+
+def template_url_for(url: str, account: str, region: str) -> str:
+    """The S3 REST URL CloudFormation reads a template from, for the manifest's s3://bucket/key
+    (what the CDK CLI's `restUrlFromManifest` makes of it)."""
+    bucket, _, key = (
+        substitute_placeholders(url, account, region).removeprefix("s3://").partition("/")
+    )
+    return f"https://s3.{region}.amazonaws.com/{bucket}/{key}"

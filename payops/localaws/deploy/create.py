@@ -29,7 +29,7 @@ from payops.localaws.core import registry
 from payops.localaws.core.account import REGION
 from payops.localaws.core.clients import Clients
 from payops.localaws.core.moto_pin import MOTO_VERSION
-from payops.localaws.deploy.assembly import read_assembly
+from payops.localaws.deploy.assembly import read_assembly, template_url_for
 from payops.localaws.deploy.assets import (
     bootstrap,
     create_secrets,
@@ -152,11 +152,18 @@ def deploy(
     mark = lap("assets", mark)
 
     cloudformation = clients("cloudformation")
+    # As `cdk deploy` does: the template by its URL among the published assets when the
+    # assembly names one (this app's is ~530 KB: ten times TemplateBody's limit), else its body.
+    template = (
+        {"TemplateURL": template_url_for(artifact.template_url, account, region)}
+        if artifact.template_url
+        else {"TemplateBody": json.dumps(artifact.template)}
+    )
     try:
         with _seeded_names(f"{account}/{region}/{stack_name}"):
             cloudformation.create_stack(
                 StackName=stack_name,
-                TemplateBody=json.dumps(artifact.template),
+                **template,
                 Parameters=[
                     {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
                 ],

@@ -514,3 +514,54 @@ def test_read_assembly_finds_template_and_assets(webhook: Synthesized) -> None:
     assert all(a.bucket.startswith("cdk-hnb659fds-assets-") for a in artifact.assets)
     with pytest.raises(DeployError, match="no template"):
         read_assembly(assembly, "NoSuchStack")
+
+
+def _template_urls_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The TemplateURLs moto's CreateStack reads a template from (none for a TemplateBody)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    urls: list[str] = []
+    original = CloudFormationResponse._get_stack_from_s3_url
+
+    def read(self: Any, template_url: str) -> str:
+        urls.append(template_url)
+        return original(self, template_url)
+
+    monkeypatch.setattr(CloudFormationResponse, "_get_stack_from_s3_url", read)
+    return urls
+
+
+def test_the_stack_is_created_from_its_published_template_as_cdk_deploy_does(
+    kitchen_sink: str, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cdk deploy` creates the stack by TemplateURL when the assembly publishes its template
+    (stackTemplateAssetObjectUrl); a template over 51,200 bytes cannot go as TemplateBody."""
+    urls = _template_urls_read(monkeypatch)
+    artifact = read_assembly(kitchen_sink, "Sink")
+    assert artifact.template_url and artifact.template_url.startswith("s3://cdk-hnb659fds-assets-")
+    deploy(kitchen_sink, "Sink")
+    (url,) = urls
+    bucket, key = url.removeprefix(f"https://s3.{REGION}.amazonaws.com/").split("/", 1)
+    assert bucket.startswith("cdk-hnb659fds-assets-") and key.endswith(".json")
+    body = aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert json.loads(body) == artifact.template  # the published template is the stack's
+
+
+def test_an_assembly_that_does_not_publish_its_template_sends_the_body(
+    kitchen_sink: str, aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "assembly"
+    shutil.copytree(kitchen_sink, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for entry in manifest["artifacts"].values():
+        entry.get("properties", {}).pop("stackTemplateAssetObjectUrl", None)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    urls = _template_urls_read(monkeypatch)
+    deploy(copy, "Sink")
+    assert urls == []
+    stored = aws("cloudformation").get_template(StackName="Sink")["TemplateBody"]
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == read_assembly(
+        copy, "Sink"
+    ).template
