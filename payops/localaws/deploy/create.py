@@ -3,7 +3,8 @@
 `deploy(assembly_dir)` does what the CDK toolchain does against an account, in this process:
 what `cdk bootstrap` leaves behind that the template needs (the bootstrap version parameter and
 the assets bucket), the file assets of the asset manifest (directories zipped), CreateStack with
-the template `cdk deploy` sends, and the wait for the stack. Each Lambda function's asset
+the template as `cdk deploy` sends it (by its URL among the published assets when the assembly
+names one, else as the body), and the wait for the stack. Each Lambda function's asset
 directory is registered with the Lambda bridge so its handler runs from cdk.out.
 
 moto can report CREATE_COMPLETE with resources missing or half configured, so `assert_deployed`
