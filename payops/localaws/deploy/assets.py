@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from payops.localaws.core.clients import Clients, error_code
-from payops.localaws.deploy.assembly import StackArtifact, substitute_placeholders
+from payops.localaws.deploy.assembly import FileAsset, StackArtifact, substitute_placeholders
 from payops.localaws.deploy.verify import DeployError
 
 BOOTSTRAP_VERSION = "33"  # what the pinned CDK CLI's bootstrap template (aws-cdk 2.1148.1) writes
@@ -35,6 +35,20 @@ def zip_directory(directory: Path) -> bytes:
                 archive.write(path, path.relative_to(directory).as_posix())
         _ZIP_CACHE[key] = buffer.getvalue()
     return _ZIP_CACHE[key]
+
+
+_ASSET_ZIPS: dict[str, bytes] = {}  # CDK asset id -> zip bytes
+
+
+def asset_zip(asset: FileAsset) -> bytes:
+    """A directory asset, zipped once per process. CDK names an asset by a hash of its content
+    (or, for a custom hash such as the bundled functions', of what determines it), so assemblies
+    synthesized for other settings that hold the same asset share one zip, and a deploy walks no
+    tree (the webhook receiver's is 1,800 files of dependencies)."""
+    found = _ASSET_ZIPS.get(asset.asset_id)
+    if found is None:
+        found = _ASSET_ZIPS[asset.asset_id] = zip_directory(asset.source)
+    return found
 
 
 def _bootstrap_parameter(template: dict[str, Any]) -> str | None:
@@ -113,7 +127,7 @@ def publish_assets(artifact: StackArtifact, clients: Clients, account: str) -> i
     total = 0
     for asset in artifact.assets:
         if asset.packaging == "zip" and asset.source.is_dir():
-            body = zip_directory(asset.source)
+            body = asset_zip(asset)
         elif asset.source.is_file():
             body = asset.source.read_bytes()
         else:
