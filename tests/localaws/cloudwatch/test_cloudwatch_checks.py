@@ -44,7 +44,7 @@ TEMPLATE = {
 def _check_run(clients: Clients) -> tuple[list[str], int]:
     """The problems of one check run, and how many DescribeAlarms it sent."""
     calls: list[str] = []
-    event = "before-call.cloudwatch.DescribeAlarms"
+    event = "before-parameter-build.cloudwatch.DescribeAlarms"  # sent directly or through HTTP
     events = clients("cloudwatch").meta.events  # the local AWS's client, kept per process
 
     def count(**_: Any) -> None:

@@ -19,10 +19,17 @@ _ALARM_KEYS = (
 
 
 def _metric_alarms(clients: Clients) -> dict[str, dict[str, Any]]:
-    pages = (
-        clients("cloudwatch").get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
-    )
-    return {alarm["AlarmName"]: alarm for page in pages for alarm in page["MetricAlarms"]}
+    # Page by page through the check's own client (a paginator would go through botocore's
+    # whole HTTP pipeline instead of straight to moto: core/direct_client.py).
+    cloudwatch = clients("cloudwatch")
+    alarms: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"AlarmTypes": ["MetricAlarm"]}
+    while True:
+        page = cloudwatch.describe_alarms(**kwargs)
+        alarms.update((alarm["AlarmName"], alarm) for alarm in page["MetricAlarms"])
+        if not page.get("NextToken"):
+            return alarms
+        kwargs["NextToken"] = page["NextToken"]
 
 
 def metric_alarm(r: Resolver, name: str) -> dict[str, Any] | None:
