@@ -20,21 +20,13 @@ from payops.localaws.deploy.verify import DeployError
 BOOTSTRAP_VERSION = "33"  # what the pinned CDK CLI's bootstrap template (aws-cdk 2.1148.1) writes
 
 
-_ZIP_CACHE: dict[tuple[str, float], bytes] = {}  # (directory, newest mtime) -> zip bytes
-
-
 def zip_directory(directory: Path) -> bytes:
-    """The directory as CDK packages it (files relative to the directory), cached per content."""
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    newest = max((p.stat().st_mtime for p in files), default=0.0)
-    key = (str(directory.resolve()), newest + len(files))
-    if key not in _ZIP_CACHE:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            for path in files:
-                archive.write(path, path.relative_to(directory).as_posix())
-        _ZIP_CACHE[key] = buffer.getvalue()
-    return _ZIP_CACHE[key]
+    """The directory as CDK packages it (files relative to the directory)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()
 
 
 _ASSET_ZIPS: dict[str, bytes] = {}  # CDK asset id -> zip bytes
