@@ -62,6 +62,13 @@ class LocalAwsServer:
         default_user_config.update(self._restore_config)
 
 
+# What an operator creates before `cdk deploy`: the stack references the Stripe API key's secret.
+SECRET_COMMAND = (
+    ".venv/bin/python -c \"import boto3; boto3.client('secretsmanager').create_secret("
+    "Name='payops/stripe-api-key', SecretString='sk_test_local')\""
+)
+
+
 def cdk_commands(ingress: str = "webhook") -> list[list[str]]:
     """The CLI calls that deploy this app into the server (run from the repository root).
 
@@ -110,6 +117,7 @@ def _print_usage(server: LocalAwsServer) -> None:
     print("\nIn another shell, from the repository root:\n")
     print(f"export {exports}")
     print("export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true")
+    print(f"# the secret the stack references, as an operator creates it first:\n{SECRET_COMMAND}")
     for command in cdk_commands():
         print(shlex.join(command))
     print("\nThen e.g. `aws cloudformation describe-stacks` with the same environment.")

@@ -97,6 +97,7 @@ def test_module_prints_the_environment_and_the_commands() -> None:
         process.wait(timeout=30)
     text = "".join(lines)
     assert "AWS_ENDPOINT_URL=http://localhost:" in text, text
+    assert local_server.SECRET_COMMAND in text, text
     assert "node_modules/.bin/cdk bootstrap aws://123456789012/us-east-1 --app ''" in text, text
     assert "--method=direct" in text, text
 
@@ -109,9 +110,16 @@ def test_cdk_cli_bootstraps_and_deploys_into_the_server(
     version = subprocess.run([str(cdk), "--version"], capture_output=True, text=True, cwd=ROOT)
     assert version.stdout.startswith(CDK_VERSION), version.stdout
     env = cli_env(running)
-    # What the operator creates before deploying: the secrets the template only references.
-    for _, name in deploy_module.referenced_secrets(webhook.json):
-        client(running, "secretsmanager").create_secret(Name=name, SecretString="sk_test_local")
+    # What the operator creates before deploying, as the README and the server print it: the
+    # one secret the template only references.
+    referenced = {name for _, name in deploy_module.referenced_secrets(webhook.json)}
+    assert referenced == {"payops/stripe-api-key"}
+    assert local_server.SECRET_COMMAND in (ROOT / "README.md").read_text()
+    created = subprocess.run(
+        ["bash", "-c", local_server.SECRET_COMMAND], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr[-3000:]
 
     bootstrap, deploy = local_server.cdk_commands("webhook")
     out = tmp_path / "cdk.out"
